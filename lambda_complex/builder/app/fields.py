@@ -1,0 +1,152 @@
+"""Typed reads from untrusted YAML data that record an error (with its field path) instead of
+raising, so one pass reports every problem in the definition at once."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from lambda_complex.builder.errors import FieldError
+
+T = TypeVar("T")
+MISSING: Any = object()
+
+
+def join(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else key
+
+
+def type_name(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+class Errors:
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(FieldError(path, message))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+class Reader:
+    """Reads fields of one mapping at `path`, reporting problems to `errors`."""
+
+    def __init__(self, data: Mapping[str, Any], path: str, errors: Errors) -> None:
+        self.data = data
+        self.path = path
+        self.errors = errors
+
+    @classmethod
+    def of(
+        cls, value: object, path: str, errors: Errors, allowed: Sequence[str]
+    ) -> Reader | None:
+        """A reader for `value` if it is a mapping; unknown keys are reported with a suggestion."""
+        if not isinstance(value, Mapping):
+            errors.add(path, f"expected a mapping with fields {', '.join(allowed)}; "
+                             f"got {type_name(value)}")
+            return None
+        for key in value:
+            if not isinstance(key, str):
+                errors.add(path, f"field names must be strings; got {key!r}")
+            elif key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                errors.add(join(path, key),
+                           f"unknown field{hint}; valid fields: {', '.join(allowed)}")
+        return cls(value, path, errors)
+
+    def at(self, key: str) -> str:
+        return join(self.path, key)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str, default: Any = MISSING) -> Any:
+        if key not in self.data:
+            if default is MISSING:
+                self.errors.add(self.at(key), "required field is missing")
+            return default
+        return self.data[key]
+
+    def string(
+        self,
+        key: str,
+        default: Any = MISSING,
+        pattern: re.Pattern[str] | None = None,
+        rule: str = "",
+        max_length: int | None = None,
+    ) -> Any:
+        value = self.raw(key, default)
+        if value is default and key not in self.data:
+            return value
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.errors.add(self.at(key), f"expected a string; got {type_name(value)}")
+            return default if default is not MISSING else None
+        text = str(value)
+        if pattern is not None and not pattern.fullmatch(text):
+            self.errors.add(self.at(key), f"'{text}' is not valid: {rule}")
+        elif max_length is not None and len(text) > max_length:
+            self.errors.add(self.at(key), f"'{text}' is {len(text)} characters; "
+                                          f"at most {max_length} allowed")
+        return text
+
+    def integer(self, key: str, default: Any, low: int, high: int | None = None) -> Any:
+        value = self.raw(key, default)
+        if value is default and key not in self.data:
+            return value
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.errors.add(self.at(key), f"expected an integer {bounds}; got {type_name(value)}"
+                                          f" {value!r}")
+            return default if default is not MISSING else low
+        if value < low or (high is not None and value > high):
+            self.errors.add(self.at(key), f"{value} is out of range: must be {bounds}")
+        return value
+
+    def choice(self, key: str, default: Any, choices: Sequence[str]) -> Any:
+        value = self.raw(key, default)
+        if value is default and key not in self.data:
+            return value
+        if value not in choices:
+            self.errors.add(self.at(key), f"{value!r} is not one of: {', '.join(choices)}")
+            return default if default is not MISSING else None
+        return value
+
+    def string_list(self, key: str, default: Any = MISSING) -> Any:
+        """A string or a list of strings, returned as a tuple."""
+        value = self.raw(key, default)
+        if value is default and key not in self.data:
+            return value
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+            self.errors.add(self.at(key), "expected a string or a non-empty list of strings; "
+                                          f"got {type_name(value)}")
+            return ()
+        return tuple(items)
+
+    def string_map(self, key: str) -> dict[str, str]:
+        value = self.raw(key, {})
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.errors.add(self.at(key), f"expected a mapping of names to strings; "
+                                          f"got {type_name(value)}")
+            return {}
+        result: dict[str, str] = {}
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, str | int | float):
+                self.errors.add(join(self.at(key), str(k)),
+                                f"expected a string value; got {type_name(v)}")
+            else:
+                result[str(k)] = str(v)
+        return result

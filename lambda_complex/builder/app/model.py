@@ -1,0 +1,148 @@
+"""The application definition (`lambda-complex.yaml`) as typed, immutable data.
+
+Only `load.py` builds these objects, after validating everything, so code that receives an `App`
+may trust it: names are valid, routing targets exist, roles are defined, paths hold the handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+class ComponentType(str, Enum):
+    EVENT_FROM_MESSAGE = "event_from_message"  # fed by its own SQS queue, started by the coordinator
+    EVENT_FROM_INVOCATION = "event_from_invocation"  # invoked directly (async) by other components
+
+
+class Architecture(str, Enum):
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+
+    @property
+    def docker_platform(self) -> str:
+        return "linux/amd64" if self is Architecture.X86_64 else "linux/arm64"
+
+
+@dataclass(frozen=True)
+class Statement:
+    effect: str  # Allow | Deny
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    condition: dict[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where a component's results go: fixed components, or a `module:function` deciding per
+    result (called as `fn(error, result) -> [{"name": ..., "data": ...}]`). With a function,
+    `components` lists the targets it may choose (empty: any component of the application)."""
+
+    components: tuple[str, ...] = ()
+    function: str | None = None
+
+    @property
+    def is_function(self) -> bool:
+        return self.function is not None
+
+    def possible_targets(self, all_components: tuple[str, ...]) -> tuple[str, ...]:
+        """Every component a result may be sent to (what IAM must allow)."""
+        if self.function is not None and not self.components:
+            return all_components
+        return self.components
+
+
+@dataclass(frozen=True)
+class LambdaSettings:
+    path: Path  # the component's folder, resolved against the definition's folder
+    handler: str  # module.function
+    memory: int = 256
+    timeout: int = 60
+    role: str | None = None
+    architecture: Architecture = Architecture.X86_64
+    environment: dict[str, str] = field(default_factory=dict)
+    # Packages the build stage installs with dnf before pip (headers for C extensions).
+    build_packages: tuple[str, ...] = ()
+
+    @property
+    def handler_module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    type: ComponentType
+    lambda_: LambdaSettings
+    max_concurrency: int = 1
+    routing: Routing = field(default_factory=Routing)
+    # Only for event_from_message:
+    queue_wait_time: int = 0
+    batch_size: int = 1
+    max_receive_count: int = 3
+    visibility_timeout: int = 0
+
+    @property
+    def has_queue(self) -> bool:
+        return self.type is ComponentType.EVENT_FROM_MESSAGE
+
+
+@dataclass(frozen=True)
+class Deployment:
+    region: str = "eu-west-1"
+    registry: str = "ecr"
+    tags: dict[str, str] = field(default_factory=dict)
+    switchover: str | None = None
+
+    @property
+    def uses_ecr(self) -> bool:
+        return self.registry == "ecr"
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    concurrency: int = 1
+    max_api_concurrency: int = 10
+    max_invocations: int = 20
+    min_interval: int = 10
+    memory: int = 256
+    timeout: int = 300  # a chain generation sleeps up to min_interval, then re-invokes itself
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    version: str
+    source: Path  # the lambda-complex.yaml this was loaded from
+    deployment: Deployment
+    coordinator: Coordinator
+    roles: tuple[Role, ...]
+    components: tuple[Component, ...]
+    max_hops: int = 32
+
+    @property
+    def root(self) -> Path:
+        return self.source.parent
+
+    def component(self, name: str) -> Component:
+        for component in self.components:
+            if component.name == name:
+                return component
+        raise KeyError(name)
+
+    def role(self, name: str) -> Role:
+        for role in self.roles:
+            if role.name == name:
+                return role
+        raise KeyError(name)
+
+    @property
+    def component_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.components)
