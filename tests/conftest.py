@@ -11,7 +11,9 @@ import pytest
 
 from lambda_complex.builder.local import emulator as emulator_mod
 
-REQUIRE_REAL_PARTS = os.environ.get("LC_REQUIRE_REAL_PARTS") == "1" or os.environ.get("CI") == "true"
+REQUIRE_REAL_PARTS = (
+    os.environ.get("LC_REQUIRE_REAL_PARTS") == "1" or os.environ.get("CI") == "true"
+)
 
 
 def missing_real_part(reason: str) -> None:
@@ -33,7 +35,9 @@ def emulator_server() -> Iterator[emulator_mod.Emulator]:
 
 
 @pytest.fixture
-def aws(emulator_server: emulator_mod.Emulator, monkeypatch: pytest.MonkeyPatch) -> emulator_mod.Emulator:
+def aws(
+    emulator_server: emulator_mod.Emulator, monkeypatch: pytest.MonkeyPatch
+) -> emulator_mod.Emulator:
     """A clean emulated AWS account; boto3 in this process points at it."""
     emulator_server.reset()
     for key, value in emulator_server.client_env().items():

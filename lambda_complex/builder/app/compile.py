@@ -12,6 +12,16 @@ from lambda_complex.runtime import config, names
 
 
 def component_config(component: Component) -> config.ComponentConfig:
+    queue_settings = (
+        {
+            "batch_size": component.batch_size,
+            "queue_wait_time": component.queue_wait_time,
+            "max_receive_count": component.max_receive_count,
+            "visibility_timeout": component.visibility_timeout,
+        }
+        if component.has_queue
+        else {}
+    )
     return config.ComponentConfig(
         name=component.name,
         type=component.type.value,
@@ -21,10 +31,7 @@ def component_config(component: Component) -> config.ComponentConfig:
         routing=config.Routing(
             components=component.routing.components, function=component.routing.function
         ),
-        batch_size=component.batch_size,
-        queue_wait_time=component.queue_wait_time,
-        max_receive_count=component.max_receive_count,
-        visibility_timeout=component.visibility_timeout,
+        **queue_settings,
     )
 
 

@@ -91,17 +91,18 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
 
 
 _UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping  # type: ignore[arg-type]
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
 )
 
 
 def parse_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         raise DefinitionError(source, [FieldError("", f"not valid YAML: {e}")]) from None
     except (RecursionError, ValueError, OverflowError) as e:
-        raise DefinitionError(source, [FieldError("", f"not a usable YAML document: {e}")]) from None
+        problem = FieldError("", f"not a usable YAML document: {e}")
+        raise DefinitionError(source, [problem]) from None
 
 
 def load(path: str | Path = DEFAULT_FILE) -> App:
@@ -110,8 +111,8 @@ def load(path: str | Path = DEFAULT_FILE) -> App:
     try:
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DefinitionError(str(source), [FieldError(
-            "", "file not found; pass --app FILE or run `lcbuild init DIR` to create one")]) from None
+        problem = FieldError("", "file not found; pass --app FILE or run `lcbuild init DIR`")
+        raise DefinitionError(str(source), [problem]) from None
     except (OSError, UnicodeDecodeError) as e:
         raise DefinitionError(str(source), [FieldError("", f"cannot read: {e}")]) from None
     return load_text(text, source.resolve())

@@ -7,16 +7,16 @@ may trust it: names are valid, routing targets exist, roles are defined, paths h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class ComponentType(str, Enum):
-    EVENT_FROM_MESSAGE = "event_from_message"  # fed by its own SQS queue, started by the coordinator
+class ComponentType(StrEnum):
+    EVENT_FROM_MESSAGE = "event_from_message"  # fed by its own queue, started by the coordinator
     EVENT_FROM_INVOCATION = "event_from_invocation"  # invoked directly (async) by other components
 
 
-class Architecture(str, Enum):
+class Architecture(StrEnum):
     X86_64 = "x86_64"
     ARM64 = "arm64"
 

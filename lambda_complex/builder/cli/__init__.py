@@ -1,0 +1,24 @@
+"""`lcbuild`: the command line over the Python API. Thin: parse, call, print.
+
+Each command group lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import click
+
+from lambda_complex.builder.cli import app_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lambda-complex")
+def cli() -> None:
+    """Build, deploy and run queue-driven applications made of AWS Lambda functions."""
+
+
+cli.add_command(app_commands.validate)
+cli.add_command(app_commands.graph)
+cli.add_command(app_commands.init)
+
+
+def main() -> None:
+    cli(prog_name="lcbuild")

@@ -1,0 +1,3 @@
+from lambda_complex.builder.cli import main
+
+main()

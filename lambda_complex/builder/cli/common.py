@@ -1,0 +1,51 @@
+"""What every `lcbuild` command shares: the `--app` option and turning user errors into one
+clear message and exit code 1 (usage errors are click's: exit 2). No traceback for user errors."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from lambda_complex.builder.app import load as app_load
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.errors import DefinitionError, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app_option = click.option(
+    "--app",
+    "app_file",
+    default=app_load.DEFAULT_FILE,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LCBUILD_APP",
+    help="The application definition.",
+)
+
+
+def load_app(app_file: Path) -> App:
+    return app_load.load(app_file)
+
+
+def report_user_errors(func: F) -> F:
+    """Print a UserError as `error: ...` lines on stderr and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DefinitionError as e:
+            for line in str(e).splitlines():
+                click.echo(line, err=True)
+            click.echo(f"{len(e.errors)} error(s) in {e.source}", err=True)
+            sys.exit(1)
+        except UserError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
