@@ -23,7 +23,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     for index, page in enumerate(pages):
         slug = page.get("slug") if isinstance(page, dict) else None
         if not isinstance(slug, str) or not SLUG.fullmatch(slug) or slug == "index":
-            raise InvalidSite(f"pages[{index}].slug must be a slug other than 'index'; got {slug!r}")
+            raise InvalidSite(f"pages[{index}].slug must be a slug, not 'index'; got {slug!r}")
         checked.append({
             "site": site,
             "slug": slug,
