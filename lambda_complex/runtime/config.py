@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pathlib costs import time at every cold start; strings suffice here
+    from pathlib import Path
 
 SCHEMA_VERSION = 1
 CONFIG_FILE_NAME = "lambda_complex_config.json"
@@ -159,12 +161,12 @@ class RuntimeConfig:
         )
 
 
-def default_config_path() -> Path:
+def default_config_path() -> str:
     task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
-    return Path(os.environ.get(CONFIG_PATH_ENV, os.path.join(task_root, CONFIG_FILE_NAME)))
+    return os.environ.get(CONFIG_PATH_ENV, os.path.join(task_root, CONFIG_FILE_NAME))
 
 
-def load(path: Path | None = None) -> RuntimeConfig:
+def load(path: str | Path | None = None) -> RuntimeConfig:
     """Read the compiled config; callers cache the result once per container."""
     with open(path or default_config_path(), encoding="utf-8") as f:
         return RuntimeConfig.from_dict(json.load(f))

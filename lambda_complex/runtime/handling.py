@@ -1,0 +1,100 @@
+"""Handling one input, the same for queue messages and invocation events: parse the envelope, call
+the user's handler, decide and prepare its routing. No I/O: the caller delivers, deletes and logs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import delivery, routing
+from .config import RuntimeConfig
+from .envelope import Envelope, EnvelopeError, PermanentError
+
+UserHandler = Callable[[Any, Any], Any]
+
+SUCCEEDED = "succeeded"  # handler returned; results ready to deliver
+DIVERTED = "diverted"  # handler raised, the routing function sent the failure on: input done
+FAILED = "failed"  # leave the input for redelivery (then the DLQ via redrive)
+DEAD_LETTER = "dead_letter"  # retrying cannot help: dead-letter queue at once
+
+
+class Handled:
+    """What became of one input (a plain class: dataclasses cost import time, see wrapper)."""
+
+    __slots__ = (
+        "duration_ms",
+        "error",
+        "handler_called",
+        "outcome",
+        "outgoing",
+        "reason",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        outcome: str,
+        trace_id: str | None = None,
+        outgoing: list[delivery.Outgoing] | None = None,
+        reason: str | None = None,
+        error: Exception | None = None,
+        handler_called: bool = False,
+    ) -> None:
+        self.outcome = outcome
+        self.trace_id = trace_id
+        self.outgoing = outgoing or []
+        self.reason = reason
+        self.error = error  # the handler's exception, if it raised
+        self.handler_called = handler_called
+        self.duration_ms = 0.0
+
+
+def handle(
+    config: RuntimeConfig,
+    user_handler: UserHandler,
+    routing_function: routing.RoutingFunction | None,
+    key: str,
+    parse: Callable[[], Envelope],
+    context: Any,
+) -> Handled:
+    start = time.perf_counter()
+    handled = _handle(config, user_handler, routing_function, key, parse, context)
+    handled.duration_ms = (time.perf_counter() - start) * 1000
+    return handled
+
+
+def _handle(
+    config: RuntimeConfig,
+    user_handler: UserHandler,
+    routing_function: routing.RoutingFunction | None,
+    key: str,
+    parse: Callable[[], Envelope],
+    context: Any,
+) -> Handled:
+    try:
+        current = parse()
+    except EnvelopeError as e:
+        return Handled(DEAD_LETTER, reason=e.reason)
+    trace_id = current.trace_id
+    error: Exception | None = None
+    result: Any = None
+    try:
+        result = user_handler(current.data, context)
+    except Exception as e:  # BaseException (SystemExit, timeouts) still ends the invocation
+        error = e
+    try:
+        targets = routing.decide(config.own, config.components, error, result, routing_function)
+        outgoing = delivery.prepare(key, current, targets, config)
+    except PermanentError as e:
+        return Handled(DEAD_LETTER, trace_id, reason=e.reason, error=error, handler_called=True)
+    except Exception as e:
+        reason = f"routing function raised {type(e).__name__}: {e}"
+        return Handled(FAILED, trace_id, reason=reason, error=error, handler_called=True)
+    if error is not None:
+        if not targets:
+            reason = f"handler raised {type(error).__name__}: {error}"
+            return Handled(FAILED, trace_id, reason=reason, error=error, handler_called=True)
+        return Handled(DIVERTED, trace_id, outgoing, error=error, handler_called=True)
+    return Handled(SUCCEEDED, trace_id, outgoing, handler_called=True)

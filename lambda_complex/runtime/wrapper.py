@@ -1,0 +1,106 @@
+"""The Lambda handler of every component image (CMD `lambda_complex.runtime.wrapper.handler`).
+
+Per container it loads the compiled config and imports the user's handler (and routing function)
+once; nothing else survives between invocations. boto3 is imported on first use, not here:
+this module must import in < 50 ms (cold start).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from typing import Any, NamedTuple, Protocol
+
+from . import config as config_mod
+from . import consume, delivery, handling, log, resources, routing
+from .config import EVENT_FROM_MESSAGE, RuntimeConfig
+from .envelope import from_event
+
+
+class LambdaContext(Protocol):
+    aws_request_id: str
+    invoked_function_arn: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class InvocationFailed(Exception):
+    """Raised so Lambda's async retries and on-failure destination take the event."""
+
+
+class _Loaded(NamedTuple):
+    config: RuntimeConfig
+    handler: handling.UserHandler
+    routing_function: routing.RoutingFunction | None
+
+
+_loaded: _Loaded | None = None
+
+
+def import_callable(spec: str) -> handling.UserHandler:
+    """`package.module.function` from the task root (LAMBDA_TASK_ROOT is on sys.path in Lambda;
+    added here for local process mode)."""
+    task_root = os.environ.get("LAMBDA_TASK_ROOT")
+    if task_root and task_root not in sys.path:
+        sys.path.insert(0, task_root)
+    module_name, _, attr = spec.rpartition(".")
+    if not module_name:
+        raise ValueError(f"handler {spec!r} is not 'module.function'")
+    fn: handling.UserHandler = getattr(importlib.import_module(module_name), attr)
+    return fn
+
+
+def load() -> _Loaded:
+    global _loaded
+    if _loaded is None:
+        config = config_mod.load()
+        handler_fn = import_callable(config.own.handler)
+        spec = config.own.routing.function
+        _loaded = _Loaded(config, handler_fn, routing.load_function(spec) if spec else None)
+    return _loaded
+
+
+def reset() -> None:
+    """Forget the loaded config, handler and clients (tests; a container never needs this)."""
+    global _loaded
+    _loaded = None
+    resources.reset()
+
+
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    loaded = load()
+    if loaded.config.own.type == EVENT_FROM_MESSAGE:
+        # The event is only a nudge from the coordinator: the work is in the queue.
+        return consume.run(loaded.config, loaded.handler, loaded.routing_function, context)
+    return _invocation(loaded, event, context)
+
+
+def _invocation(loaded: _Loaded, event: Any, context: LambdaContext) -> dict[str, Any]:
+    config = loaded.config
+    key = context.aws_request_id
+    h = handling.handle(
+        config, loaded.handler, loaded.routing_function, key, lambda: from_event(event), context
+    )
+    if h.outcome in (handling.SUCCEEDED, handling.DIVERTED):
+        failures = delivery.deliver(config, h.outgoing)
+        if failures:
+            h.outcome, h.reason = handling.FAILED, failures[key]
+    elif h.outcome == handling.DEAD_LETTER:
+        body = json.dumps(event, default=str)
+        failures = delivery.dead_letter(config, [delivery.DeadLetter(key, body, h.reason or "")])
+        if failures:
+            h.outcome, h.reason = handling.FAILED, failures[key]
+    outcome = "dead_lettered" if h.outcome == handling.DEAD_LETTER else h.outcome
+    log.outcome(config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason)
+    if h.outcome == handling.FAILED:
+        if h.error is not None and h.reason and h.reason.startswith("handler raised"):
+            raise h.error
+        raise InvocationFailed(h.reason)
+    return {
+        "handled": int(h.handler_called),
+        "succeeded": int(h.outcome in (handling.SUCCEEDED, handling.DIVERTED)),
+        "failed": 0,
+        "dead_lettered": int(h.outcome == handling.DEAD_LETTER),
+    }
