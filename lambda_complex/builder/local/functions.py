@@ -1,0 +1,197 @@
+"""Function definitions for the local Lambda service: what to run, and under which limits.
+
+A definition comes from two places. The emulator (moto) holds what was deployed: timeout, memory,
+environment, reserved concurrency, the image URI. But moto drops `ImageConfig` (the CMD) and every
+invoke config (the on-failure destination), so those, and what process mode needs (the source
+folder, the compiled runtime config), come from the application definition. `merge` joins both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambda_complex.runtime import names
+
+if TYPE_CHECKING:
+    from lambda_complex.builder.app.model import App
+
+REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"
+
+WRAPPER_HANDLER = "lambda_complex.runtime.wrapper.handler"
+COORDINATOR_HANDLER = "lambda_complex.runtime.coordinator.handler"
+INVOKER_HANDLER = "lambda_complex.runtime.invoker.handler"
+
+# Lambda's defaults when a function does not say.
+DEFAULT_TIMEOUT = 3
+DEFAULT_MEMORY = 128
+
+
+@dataclass(frozen=True)
+class FunctionDefinition:
+    name: str
+    handler: str  # the image CMD: `module.function`
+    timeout: float = DEFAULT_TIMEOUT  # seconds
+    memory: int = DEFAULT_MEMORY  # MiB
+    reserved_concurrency: int | None = None  # None: unreserved (the service's default cap)
+    environment: Mapping[str, str] = field(default_factory=dict)
+    image: str | None = None  # container mode: a local image reference
+    code_path: Path | None = None  # process mode: LAMBDA_TASK_ROOT, the handler's folder
+    config_json: str | None = None  # compiled runtime config (lambda_complex_config.json)
+    on_failure: str | None = None  # SQS queue ARN or URL for failed asynchronous invocations
+    max_retry_attempts: int = 2  # of a failed asynchronous invocation (EventInvokeConfig), 0..2
+    log_format: str | None = None  # LoggingConfig.LogFormat (Text | JSON): AWS_LAMBDA_LOG_FORMAT
+    region: str = REGION
+    account_id: str = ACCOUNT_ID
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
+
+
+def queue_arn(queue: str, region: str = REGION, account_id: str = ACCOUNT_ID) -> str:
+    return f"arn:aws:sqs:{region}:{account_id}:{queue}"
+
+
+def function_name_from(identifier: str) -> str:
+    """Invoke accepts a name, a full ARN or a partial ARN (`123456789012:function:name`), each
+    optionally with `:qualifier`; the local service has only $LATEST: the qualifier is dropped."""
+    if ":function:" in identifier:
+        identifier = identifier.split(":function:", 1)[1]
+    return identifier.split(":", 1)[0]
+
+
+def local_images(manifest: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """`from_app`'s `images` from the build manifest's entries (`images/manifest.read`): the local
+    image id where the build recorded one (the engine has it, whatever the registry), else URI."""
+    found: dict[str, str] = {}
+    for name, entry in manifest.items():
+        reference = entry.get("image_id") or entry.get("uri")
+        if reference:
+            found[name] = str(reference)
+    return found
+
+
+def from_emulator(client: Any) -> list[FunctionDefinition]:
+    """The deployed functions, read through `client`: a boto3 Lambda client for the emulator.
+
+    The handler is moto's `Handler` or empty: for image functions the real one comes from
+    `merge`."""
+    found: list[FunctionDefinition] = []
+    for page in client.get_paginator("list_functions").paginate():
+        for f in page["Functions"]:
+            name = f["FunctionName"]
+            code = client.get_function(FunctionName=name).get("Code", {})
+            reserved = client.get_function_concurrency(FunctionName=name).get(
+                "ReservedConcurrentExecutions"
+            )
+            arn_parts = f["FunctionArn"].split(":")
+            found.append(
+                FunctionDefinition(
+                    name=name,
+                    handler=f.get("Handler") or "",
+                    timeout=f.get("Timeout", DEFAULT_TIMEOUT),
+                    memory=f.get("MemorySize", DEFAULT_MEMORY),
+                    reserved_concurrency=reserved,
+                    environment=dict(f.get("Environment", {}).get("Variables", {})),
+                    image=code.get("ImageUri"),
+                    region=arn_parts[3],
+                    account_id=arn_parts[4],
+                )
+            )
+    return found
+
+
+def from_app(
+    app: App,
+    images: Mapping[str, str] | None = None,
+    account_id: str = ACCOUNT_ID,
+) -> list[FunctionDefinition]:
+    """Every function of the application (components, coordinator, invoker) from its definition.
+
+    `images` maps a component name (or `coordinator`) to a local image reference (the build
+    manifest's); components' reserved concurrency is their `max_concurrency`, which is the only cap
+    on `event_from_invocation` components, as in production."""
+    from lambda_complex.builder.app import compile as compile_mod
+    from lambda_complex.builder.cfn import coordinator as coordinator_stack
+
+    images = images or {}
+    region = app.deployment.region
+    found: list[FunctionDefinition] = []
+    for c in app.components:
+        found.append(
+            FunctionDefinition(
+                name=names.function_name(app.name, c.name),
+                handler=WRAPPER_HANDLER,
+                timeout=c.lambda_.timeout,
+                memory=c.lambda_.memory,
+                reserved_concurrency=c.max_concurrency,
+                environment=dict(c.lambda_.environment),
+                image=images.get(c.name),
+                code_path=c.lambda_.path,
+                config_json=compile_mod.for_component(app, c.name).to_json(),
+                on_failure=queue_arn(
+                    names.dead_letter_queue_name(app.name, c.name), region, account_id
+                ),
+                log_format="JSON",
+                region=region,
+                account_id=account_id,
+            )
+        )
+    # As the coordinator stack deploys them: one image, two commands, no async retries (a
+    # coordinator generation or invoker fan-out is never worth repeating late).
+    coordinator_config = compile_mod.for_coordinator(app).to_json()
+    for role, handler, timeout in (
+        (names.COORDINATOR, COORDINATOR_HANDLER, app.coordinator.timeout),
+        (names.INVOKER, INVOKER_HANDLER, coordinator_stack.INVOKER_TIMEOUT),
+    ):
+        found.append(
+            FunctionDefinition(
+                name=names.function_name(app.name, role),
+                handler=handler,
+                timeout=timeout,
+                memory=app.coordinator.memory,
+                image=images.get(names.COORDINATOR),
+                config_json=coordinator_config,
+                max_retry_attempts=0,
+                log_format="JSON",
+                region=region,
+                account_id=account_id,
+            )
+        )
+    return found
+
+
+def merge(
+    deployed: Iterable[FunctionDefinition], defined: Iterable[FunctionDefinition]
+) -> list[FunctionDefinition]:
+    """Deployed settings win (they are what production would run), except what moto cannot keep:
+    the CMD, the on-failure destination, the source folder and config, and a local image (moto's
+    image URI names a registry the local engine may not have)."""
+    by_name = {d.name: d for d in deployed}
+    merged: list[FunctionDefinition] = []
+    for d in defined:
+        live = by_name.pop(d.name, None)
+        if live is None:
+            merged.append(d)
+            continue
+        merged.append(
+            replace(
+                d,
+                timeout=live.timeout,
+                memory=live.memory,
+                reserved_concurrency=(
+                    live.reserved_concurrency
+                    if live.reserved_concurrency is not None
+                    else d.reserved_concurrency
+                ),
+                environment={**d.environment, **live.environment},
+                image=d.image or live.image,
+            )
+        )
+    # Deployed but not defined (made by hand): run as moto knows them, if they have a handler.
+    merged.extend(live for live in by_name.values() if live.handler)
+    return merged
