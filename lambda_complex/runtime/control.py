@@ -1,7 +1,10 @@
-"""The pause switch: SSM parameter `names.control_parameter_name(app)`, "running" or "paused".
+"""The pause switch: SSM parameter `names.control_parameter_name(app)`.
 
-While paused the coordinator chains keep their heartbeats but dispatch nothing; queued messages
-stay queued. A missing parameter means running, so a fresh deployment needs no set-up step.
+The coordinator dispatches only while it reads `running` (or no parameter: a fresh deployment
+needs no set-up step). Any other value stops dispatching: `paused` (`lcbuild pause`) and
+`deploying` (set by the switchover hook for the length of a deploy, so that two versions'
+coordinators never dispatch at once). While stopped the chains keep their heartbeats; queued
+messages stay queued.
 `lcbuild pause/resume` call set_paused; they may pass their own client (region, profile).
 """
 
@@ -28,7 +31,7 @@ def set_paused(app: str, paused: bool, ssm: SSMClient | None = None) -> None:
 
 
 def value_means_paused(value: str | None) -> bool:
-    return value is not None and value.strip() == PAUSED
+    return value is not None and value.strip() != RUNNING
 
 
 def is_paused(app: str, ssm: SSMClient | None = None) -> bool:

@@ -96,6 +96,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "components[0].lambda.handler", "'module.function'"),
     ("handler module missing", _set("components.0.lambda.handler", "missing.handler"),
      "components[0].lambda.handler", "module 'missing' not found"),
+    ("lambda path absent", _set("components.0.lambda.path", _DELETE),
+     "components[0].lambda.path", "required field is missing"),
     ("path missing", _set("components.0.lambda.path", "nope"), "components[0].lambda.path",
      "does not exist"),
     ("duplicate component", _add_component(_component("bill")), "components[3].name",

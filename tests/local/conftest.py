@@ -3,12 +3,9 @@ process mode (the real awslambdaric in worker processes), a boto3 Lambda client 
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -18,22 +15,9 @@ from botocore.config import Config
 from lambda_complex.builder.local.functions import FunctionDefinition
 from lambda_complex.builder.local.lambda_service import LambdaService
 from lambda_complex.builder.local.workers import ProcessLauncher
+from tests.conftest import missing_real_part
 
-
-@functools.cache
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py by path: as a module it is shadowed by other folders' `conftest`."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_lambda_complex_tests_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def missing_real_part(reason: str) -> None:
-    """The shared rule: fail when real parts are required (CI, scripts/test), else skip."""
-    _root_conftest().missing_real_part(reason)
+__all__ = ["missing_real_part"]  # re-exported for this folder's tests
 
 
 HANDLERS = textwrap.dedent(

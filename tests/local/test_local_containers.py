@@ -4,7 +4,6 @@ talking to the instance's Runtime API server. Needs Docker and the (stand-in) La
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import time
@@ -24,8 +23,9 @@ STANDIN = "lambda-complex/standin-base:latest"
 
 
 def _docker() -> Any:
-    # By name: mypy, run from the repository root, takes its docker/ folder for the SDK.
-    return importlib.import_module("docker")
+    import docker
+
+    return docker
 
 
 @pytest.fixture(scope="module")

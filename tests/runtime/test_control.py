@@ -15,3 +15,11 @@ def test_pause_and_resume(rt: Runtime) -> None:
     assert value == "paused"
     control.set_paused(APP, False, ssm=rt.ssm)
     assert not control.is_paused(APP, ssm=rt.ssm)
+
+
+def test_only_running_dispatches() -> None:
+    """`deploying` (the switchover hook's own pause) stops dispatch as `paused` does."""
+    assert not control.value_means_paused(None)
+    assert not control.value_means_paused("running")
+    for value in ("paused", "deploying", "anything else"):
+        assert control.value_means_paused(value)

@@ -72,9 +72,11 @@ class Reader:
         return key in self.data
 
     def raw(self, key: str, default: Any = MISSING) -> Any:
+        """The value at `key`; when absent, `default`, or None and an error if it is required."""
         if key not in self.data:
             if default is MISSING:
                 self.errors.add(self.at(key), "required field is missing")
+                return None
             return default
         return self.data[key]
 
@@ -86,12 +88,12 @@ class Reader:
         rule: str = "",
         max_length: int | None = None,
     ) -> Any:
-        value = self.raw(key, default)
-        if value is default and key not in self.data:
-            return value
+        if key not in self.data:
+            return self.raw(key, default)
+        value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             self.errors.add(self.at(key), f"expected a string; got {type_name(value)}")
-            return default if default is not MISSING else None
+            return None if default is MISSING else default
         text = str(value)
         if pattern is not None and not pattern.fullmatch(text):
             self.errors.add(self.at(key), f"'{text}' is not valid: {rule}")
@@ -101,32 +103,32 @@ class Reader:
         return text
 
     def integer(self, key: str, default: Any, low: int, high: int | None = None) -> Any:
-        value = self.raw(key, default)
-        if value is default and key not in self.data:
-            return value
+        if key not in self.data:
+            return self.raw(key, default)
+        value = self.data[key]
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         if isinstance(value, bool) or not isinstance(value, int):
             self.errors.add(self.at(key), f"expected an integer {bounds}; got {type_name(value)}"
                                           f" {value!r}")
-            return default if default is not MISSING else low
+            return low if default is MISSING else default
         if value < low or (high is not None and value > high):
             self.errors.add(self.at(key), f"{value} is out of range: must be {bounds}")
         return value
 
     def choice(self, key: str, default: Any, choices: Sequence[str]) -> Any:
-        value = self.raw(key, default)
-        if value is default and key not in self.data:
-            return value
+        if key not in self.data:
+            return self.raw(key, default)
+        value = self.data[key]
         if value not in choices:
             self.errors.add(self.at(key), f"{value!r} is not one of: {', '.join(choices)}")
-            return default if default is not MISSING else None
+            return None if default is MISSING else default
         return value
 
     def string_list(self, key: str, default: Any = MISSING) -> Any:
         """A string or a list of strings, returned as a tuple."""
-        value = self.raw(key, default)
-        if value is default and key not in self.data:
-            return value
+        if key not in self.data:
+            return self.raw(key, default)
+        value = self.data[key]
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
             self.errors.add(self.at(key), "expected a string or a non-empty list of strings; "

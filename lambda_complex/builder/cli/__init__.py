@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from lambda_complex.builder.cli import app_commands
+from lambda_complex.builder.cli import app_commands, images, stacks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +18,10 @@ def cli() -> None:
 cli.add_command(app_commands.validate)
 cli.add_command(app_commands.graph)
 cli.add_command(app_commands.init)
+cli.add_command(stacks.status)
+cli.add_command(stacks.pause)
+cli.add_command(stacks.resume)
+cli.add_command(images.images)
 
 
 def main() -> None:

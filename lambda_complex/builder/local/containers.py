@@ -12,7 +12,6 @@ invocation.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,8 +66,8 @@ class ContainerLauncher:
 
     def __init__(self, client: Any = None) -> None:
         if client is None:
-            # By name: mypy, run from the repository root, takes its docker/ folder for the SDK.
-            docker: Any = importlib.import_module("docker")
+            import docker  # only container mode needs the SDK
+
             client = docker.from_env()
         self.client = client
 

@@ -1,0 +1,153 @@
+"""Least-privilege IAM policy documents, as pure data (no AWS, no troposphere resources).
+
+One role per component, generated from what it routes to:
+- its own input queue: receive, delete, change visibility, read attributes;
+- its own lease queue (in-flight accounting): send, receive, delete, change visibility, attributes;
+- its own dead-letter queue: send (malformed input goes there at once; Lambda's on-failure
+  destination for asynchronous invocations uses the function's role too);
+- the input queues of the message components it may route to: send;
+- the functions of the invocation components it may route to: invoke;
+- its own log group; plus the user's statements from the role it names.
+
+Every resource is an exact ARN built from `runtime.names` (`Fn::Sub` for partition, region and
+account). No `*` action and no name-prefix wildcard touches our own resources; the only wildcard
+is the SSM path `/lambda-complex/<app>/*`, whose trailing slash keeps other apps out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambda_complex.builder.app.model import App, Component, Statement
+from lambda_complex.builder.cfn import common
+from lambda_complex.runtime import names
+
+PolicyDocument = dict[str, Any]
+
+# Batch calls (DeleteMessageBatch, ...) are authorised by their single-message actions.
+INPUT_QUEUE_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+)
+LEASE_QUEUE_ACTIONS = (
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+)
+SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueUrl")
+INVOKE_ACTIONS = ("lambda:InvokeFunction",)
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+WATCH_QUEUE_ACTIONS = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+PARAMETER_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter")
+
+ASSUME_ROLE_POLICY: PolicyDocument = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }],
+}
+
+
+def _allow(sid: str, actions: tuple[str, ...], resources: list[Any]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
+
+
+def _user_statement(index: int, statement: Statement) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "Sid": f"User{index}",
+        "Effect": statement.effect,
+        "Action": list(statement.actions),
+        "Resource": list(statement.resources),
+    }
+    if statement.condition:
+        data["Condition"] = statement.condition
+    return data
+
+
+def _document(statements: list[dict[str, Any]]) -> PolicyDocument:
+    return {"Version": "2012-10-17", "Statement": [s for s in statements if s["Resource"]]}
+
+
+def route_targets(app: App, component: Component) -> tuple[list[Component], list[Component]]:
+    """The message components and the invocation components `component` may send results to."""
+    targets = [app.component(n)
+               for n in component.routing.possible_targets(app.component_names)]
+    return [t for t in targets if t.has_queue], [t for t in targets if not t.has_queue]
+
+
+def component_policy(app: App, component: Component) -> PolicyDocument:
+    a = app.name
+    message_targets, invocation_targets = route_targets(app, component)
+    statements = []
+    if component.has_queue:
+        statements.append(_allow("OwnQueue", INPUT_QUEUE_ACTIONS,
+                                 [common.queue_arn(names.queue_name(a, component.name))]))
+        statements.append(_allow("OwnLeaseQueue", LEASE_QUEUE_ACTIONS,
+                                 [common.queue_arn(names.inflight_queue_name(a, component.name))]))
+    statements.append(_allow("OwnDeadLetterQueue", SEND_ACTIONS,
+                             [common.queue_arn(names.dead_letter_queue_name(a, component.name))]))
+    statements.append(_allow("RouteToQueues", SEND_ACTIONS,
+                             [common.queue_arn(names.queue_name(a, t.name))
+                              for t in message_targets]))
+    statements.append(_allow("RouteToFunctions", INVOKE_ACTIONS,
+                             [common.function_arn(names.function_name(a, t.name))
+                              for t in invocation_targets]))
+    statements.append(_allow("OwnLogs", LOG_ACTIONS,
+                             [common.log_group_arn(names.function_name(a, component.name))]))
+    if component.lambda_.role is not None:
+        role = app.role(component.lambda_.role)
+        statements.extend(_user_statement(i, s) for i, s in enumerate(role.statements))
+    return _document(statements)
+
+
+def coordinator_policy(app: App) -> PolicyDocument:
+    a = app.name
+    message = [c for c in app.components if c.has_queue]
+    queues = [common.queue_arn(names.queue_name(a, c.name)) for c in message]
+    queues += [common.queue_arn(names.inflight_queue_name(a, c.name)) for c in message]
+    functions = [common.function_arn(names.function_name(a, c.name)) for c in app.components]
+    functions += [common.function_arn(names.function_name(a, names.INVOKER)),
+                  common.function_arn(names.function_name(a, names.COORDINATOR))]
+    return _document([
+        _allow("WatchQueues", WATCH_QUEUE_ACTIONS, queues),
+        _allow("StartFunctions", INVOKE_ACTIONS, functions),
+        _allow("ControlParameters", PARAMETER_ACTIONS, [common.parameter_arn(app)]),
+        _allow("OwnLogs", LOG_ACTIONS,
+               [common.log_group_arn(names.function_name(a, names.COORDINATOR))]),
+    ])
+
+
+def invoker_policy(app: App) -> PolicyDocument:
+    a = app.name
+    functions = [common.function_arn(names.function_name(a, c.name)) for c in app.components]
+    functions.append(common.function_arn(names.function_name(a, names.INVOKER)))
+    return _document([
+        _allow("StartFunctions", INVOKE_ACTIONS, functions),
+        _allow("OwnLogs", LOG_ACTIONS,
+               [common.log_group_arn(names.function_name(a, names.INVOKER))]),
+    ])
+
+
+def resolve(value: Any, region: str = "eu-west-1", account: str = "123456789012",
+            partition: str = "aws") -> Any:
+    """A policy document with every `Fn::Sub` ARN expanded (for tests and `--dry-run` output)."""
+    from troposphere import Sub
+
+    if isinstance(value, Sub):
+        text = value.to_dict()["Fn::Sub"]
+        assert isinstance(text, str)
+        return (text.replace("${AWS::Partition}", partition)
+                .replace("${AWS::Region}", region).replace("${AWS::AccountId}", account))
+    if isinstance(value, dict):
+        return {k: resolve(v, region, account, partition) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, region, account, partition) for v in value]
+    return value

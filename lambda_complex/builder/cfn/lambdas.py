@@ -1,0 +1,95 @@
+"""Building blocks shared by the functions and coordinator stacks: a function with its role,
+log group (retention, JSON logs) and asynchronous-invocation settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from troposphere import GetAtt, Ref, Template
+from troposphere.awslambda import (
+    Code,
+    DestinationConfig,
+    Environment,
+    EventInvokeConfig,
+    Function,
+    ImageConfig,
+    LoggingConfig,
+    OnFailure,
+)
+from troposphere.iam import Policy, Role
+from troposphere.logs import LogGroup
+
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.cfn import common, iam
+
+
+class JsonLoggingConfig(LoggingConfig):  # type: ignore[misc]
+    """troposphere's LoggingConfig lacks `LogFormat` (part of CloudFormation's schema)."""
+
+    props: ClassVar[dict[str, Any]] = {**LoggingConfig.props, "LogFormat": (str, False)}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    key: str  # component name, or coordinator / invoker: the logical-ID stem
+    function_name: str
+    role_name: str
+    image_uri: str
+    memory: int
+    timeout: int
+    architecture: str
+    policy: iam.PolicyDocument
+    reserved_concurrency: int | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = ()  # ImageConfig.Command; empty: the image's CMD
+    retry_attempts: int = common.ASYNC_RETRY_ATTEMPTS
+    on_failure_queue: str | None = None  # the dead-letter queue name of async invocations
+
+
+def add_function(template: Template, app: App, spec: FunctionSpec) -> Function:
+    def rid(kind: str) -> str:
+        return common.resource_id(spec.key, kind, spec.function_name)
+
+    tags = common.tags(app)
+    log_group = template.add_resource(LogGroup(
+        rid("LogGroup"),
+        LogGroupName=common.log_group_name(spec.function_name),
+        RetentionInDays=common.LOG_RETENTION_DAYS,
+        Tags=tags,
+    ))
+    role = template.add_resource(Role(
+        rid("Role"),
+        RoleName=spec.role_name,
+        AssumeRolePolicyDocument=iam.ASSUME_ROLE_POLICY,
+        Policies=[Policy(PolicyName="least-privilege", PolicyDocument=spec.policy)],
+        Tags=tags,
+    ))
+    props: dict[str, Any] = {
+        "FunctionName": spec.function_name,
+        "PackageType": "Image",
+        "Code": Code(ImageUri=spec.image_uri),
+        "Role": GetAtt(role, "Arn"),
+        "MemorySize": spec.memory,
+        "Timeout": spec.timeout,
+        "Architectures": [spec.architecture],
+        "LoggingConfig": JsonLoggingConfig(LogFormat="JSON", LogGroup=Ref(log_group)),
+        "Tags": tags,
+    }
+    if spec.reserved_concurrency is not None:
+        props["ReservedConcurrentExecutions"] = spec.reserved_concurrency
+    if spec.environment:
+        props["Environment"] = Environment(Variables=dict(spec.environment))
+    if spec.command:
+        props["ImageConfig"] = ImageConfig(Command=list(spec.command))
+    function = template.add_resource(Function(rid("Function"), **props))
+    invoke_props: dict[str, Any] = {
+        "FunctionName": Ref(function),
+        "Qualifier": "$LATEST",
+        "MaximumRetryAttempts": spec.retry_attempts,
+    }
+    if spec.on_failure_queue is not None:
+        invoke_props["DestinationConfig"] = DestinationConfig(
+            OnFailure=OnFailure(Destination=common.queue_arn(spec.on_failure_queue)))
+    template.add_resource(EventInvokeConfig(rid("EventInvokeConfig"), **invoke_props))
+    return function

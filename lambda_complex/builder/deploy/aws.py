@@ -1,0 +1,161 @@
+"""The boto3 edge of deploying: thin calls, no decisions.
+
+Honours AWS_ENDPOINT_URL (the emulator)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import yaml
+from botocore.exceptions import ClientError
+
+from lambda_complex.builder.deploy.plan import Counts
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
+
+MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+RECEIVE_VISIBILITY_S = 60  # a received-but-unsent message reappears after this
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: str
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    name: str
+    status: str
+    updated: datetime
+
+
+def parse_template(body: Any) -> dict[str, Any]:
+    """A TemplateBody as returned by GetTemplate: a dict (botocore parsed JSON) or text. Sceptre
+    prefixes `---` to what it sends, so JSON comes back as YAML text; JSON is YAML."""
+    if isinstance(body, dict):
+        return dict(body)
+    parsed = yaml.safe_load(body)
+    if not isinstance(parsed, dict):
+        raise ValueError("the deployed template is not a mapping")
+    return parsed
+
+
+class Aws:
+    def __init__(self, region: str, session: boto3.Session | None = None) -> None:
+        self.session = session or boto3.Session(region_name=region)
+        self.region = region
+        self.sqs: SQSClient = self.session.client("sqs", region_name=region)
+        self.ssm: SSMClient = self.session.client("ssm", region_name=region)
+        self.cfn: CloudFormationClient = self.session.client("cloudformation", region_name=region)
+
+    # --- SSM ---
+    def get_parameter(self, name: str) -> Parameter | None:
+        try:
+            p = self.ssm.get_parameter(Name=name)["Parameter"]
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+        return Parameter(p["Name"], p["Value"], p["LastModifiedDate"])
+
+    def put_parameter(self, name: str, value: str) -> None:
+        self.ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+
+    def parameters_under(self, path: str) -> list[Parameter]:
+        found: list[Parameter] = []
+        for page in self.ssm.get_paginator("get_parameters_by_path").paginate(
+                Path=path.rstrip("/"), Recursive=True):
+            found.extend(Parameter(p["Name"], p["Value"], p["LastModifiedDate"])
+                         for p in page["Parameters"])
+        return found
+
+    # --- SQS ---
+    def queue_url(self, name: str) -> str | None:
+        try:
+            return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except ClientError as e:
+            if e.response["Error"]["Code"] in MISSING_QUEUE:
+                return None
+            raise
+
+    def counts(self, url: str) -> Counts:
+        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        return Counts(int(attrs.get("ApproximateNumberOfMessages", 0)),
+                      int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                      int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)))
+
+    def move_batch(self, source: str, target: str) -> tuple[int, int]:
+        """Receive up to 10 messages from `source`, send them to `target`, delete from `source`
+        only those whose send succeeded. Returns (received, moved)."""
+        messages = self.sqs.receive_message(
+            QueueUrl=source, MaxNumberOfMessages=10, VisibilityTimeout=RECEIVE_VISIBILITY_S,
+            WaitTimeSeconds=0, MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["MessageGroupId", "MessageDeduplicationId"],
+        ).get("Messages", [])
+        if not messages:
+            return 0, 0
+        entries: list[Any] = []
+        for i, m in enumerate(messages):
+            entry: dict[str, Any] = {"Id": str(i), "MessageBody": m["Body"]}
+            if m.get("MessageAttributes"):
+                entry["MessageAttributes"] = m["MessageAttributes"]
+            group = m.get("Attributes", {}).get("MessageGroupId")
+            if group and target.endswith(".fifo"):
+                entry["MessageGroupId"] = group
+                entry["MessageDeduplicationId"] = m["MessageId"]
+            entries.append(entry)
+        sent = self.sqs.send_message_batch(QueueUrl=target, Entries=entries)
+        ok = {s["Id"] for s in sent.get("Successful", [])}
+        done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(messages) if str(i) in ok]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=source, Entries=done)  # type: ignore[arg-type]
+        return len(messages), len(done)
+
+    def delete_queue(self, url: str) -> None:
+        self.sqs.delete_queue(QueueUrl=url)
+
+    # --- CloudFormation ---
+    def stack(self, name: str) -> StackInfo | None:
+        try:
+            s = self.cfn.describe_stacks(StackName=name)["Stacks"][0]
+        except ClientError as e:
+            if "does not exist" in e.response["Error"]["Message"]:
+                return None
+            raise
+        return StackInfo(name, s["StackStatus"], s.get("LastUpdatedTime") or s["CreationTime"])
+
+    def deployed_template(self, name: str) -> dict[str, Any] | None:
+        if self.stack(name) is None:
+            return None
+        body: Any = self.cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+        return parse_template(body)
+
+    def update_template(self, name: str, template: dict[str, Any], timeout_s: float = 900) -> str:
+        """Update a stack to `template` (same parameters, tags kept) and wait for the result."""
+        try:
+            self.cfn.update_stack(StackName=name, TemplateBody=json.dumps(template),
+                                  Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+        except ClientError as e:
+            if "No updates are to be performed" in e.response["Error"]["Message"]:
+                return "UPDATE_COMPLETE"
+            raise
+        deadline = time.monotonic() + timeout_s
+        while True:
+            info = self.stack(name)
+            status = info.status if info else "DELETED"
+            if not status.endswith("IN_PROGRESS") or time.monotonic() > deadline:
+                return status
+            time.sleep(2)

@@ -1,0 +1,106 @@
+"""`lcbuild status`: what the deployed application is doing, read from the deployed stacks.
+
+Per component: queue depth, in flight (the lease queue's not-visible tokens), dead-lettered (the
+dead-letter queue's depth), limit (max_concurrency). Coordinator: chains alive (heartbeat
+parameters written recently), the last coordinator run, and whether dispatching is on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.cfn import common
+from lambda_complex.builder.deploy.aws import Aws, Parameter
+from lambda_complex.runtime import names
+
+MIN_FRESH_S = 120  # a heartbeat older than max(this, 3 generations) means the chain is dead
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    type: str
+    queued: int | None  # None: no queue (event_from_invocation)
+    in_flight: int | None
+    dead_lettered: int | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class Status:
+    app: str
+    control: str | None  # running | paused | deploying | None (not deployed)
+    stacks: dict[str, str | None]
+    components: list[ComponentStatus]
+    chains_alive: int
+    chains_wanted: int
+    last_coordinator_run: str | None  # ISO time of the newest heartbeat
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fresh_window_s(app: App) -> int:
+    return max(MIN_FRESH_S, 3 * app.coordinator.min_interval)
+
+
+def chain_summary(app: App, heartbeats: list[Parameter], now: datetime) -> tuple[int, str | None]:
+    """(chains alive, time of the newest heartbeat) — pure."""
+    chain_prefix = names.chain_parameter_name(app.name, 0).rsplit("/", 1)[0] + "/"
+    beats = [p for p in heartbeats if p.name.startswith(chain_prefix)]
+    alive = sum(1 for p in beats if (now - p.modified).total_seconds() <= fresh_window_s(app))
+    newest = max((p.modified for p in beats), default=None)
+    return alive, newest.isoformat() if newest else None
+
+
+def gather(app: App, aws: Aws, now: datetime | None = None) -> Status:
+    now = now or datetime.now(UTC)
+
+    def depth(name: str, field: str) -> int | None:
+        url = aws.queue_url(name)
+        if url is None:
+            return None
+        counts = aws.counts(url)
+        return counts.not_visible if field == "not_visible" else counts.visible + counts.delayed
+
+    components = []
+    for c in app.components:
+        a = app.name
+        components.append(ComponentStatus(
+            name=c.name,
+            type=c.type.value,
+            queued=depth(names.queue_name(a, c.name), "visible") if c.has_queue else None,
+            in_flight=depth(names.inflight_queue_name(a, c.name), "not_visible")
+            if c.has_queue else None,
+            dead_lettered=depth(names.dead_letter_queue_name(a, c.name), "visible"),
+            limit=c.max_concurrency,
+        ))
+    control = aws.get_parameter(names.control_parameter_name(app.name))
+    stacks = {}
+    for stack in common.STACKS:
+        info = aws.stack(common.stack_name(app, stack))
+        stacks[common.stack_name(app, stack)] = info.status if info else None
+    alive, last = chain_summary(app, aws.parameters_under(names.parameter_prefix(app.name)), now)
+    return Status(app=app.name, control=control.value if control else None, stacks=stacks,
+                  components=components, chains_alive=alive,
+                  chains_wanted=app.coordinator.concurrency, last_coordinator_run=last)
+
+
+def _cell(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def format_text(status: Status) -> str:
+    lines = [f"{status.app}: {status.control or 'not deployed'}"]
+    lines += [f"  stack {name}: {state or 'absent'}" for name, state in status.stacks.items()]
+    lines.append(f"  coordinator chains alive: {status.chains_alive}/{status.chains_wanted}, "
+                 f"last run: {status.last_coordinator_run or 'never'}")
+    header = ("component", "type", "queued", "in flight", "dead-lettered", "limit")
+    rows = [header] + [(c.name, c.type, _cell(c.queued), _cell(c.in_flight),
+                        _cell(c.dead_lettered), str(c.limit)) for c in status.components]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
+    return "\n".join(lines)

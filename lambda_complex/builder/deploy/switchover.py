@@ -1,0 +1,234 @@
+"""Switchover around `sceptre launch` / `sceptre delete`: plan (pure, `plan`), then act (`aws`).
+
+begin   (before the queues stack changes): refuse removing a component whose queue holds messages
+        (unless forced); pause dispatching (control parameter `deploying`).
+finish  (after the coordinator stack, i.e. after the new functions are in place): unless a stack
+        failed, for each replaced queue call the user's `deployment.switchover(old_url, new_url)`,
+        move the waiting messages old -> new (receive, send batch, delete only what was sent),
+        then remove the drained queues from the queues stack; resume dispatching.
+restore (at exit of the deploy process, whatever happened): resume what the deploy paused, so a
+        failed deploy leaves the old version (rolled back by CloudFormation) running.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.cfn import common, queues
+from lambda_complex.builder.deploy import plan as planning
+from lambda_complex.builder.deploy.aws import Aws
+from lambda_complex.builder.deploy.plan import Counts, DeployedQueue, SwitchoverPlan
+from lambda_complex.builder.errors import UserError
+from lambda_complex.runtime import names
+
+log = logging.getLogger("lambda_complex.deploy")
+
+FORCE_REMOVE_ENV = "LCBUILD_FORCE_REMOVE"
+DRAIN_TIMEOUT_S = 120.0  # waiting for messages an old invocation still holds (not visible)
+
+
+class SwitchoverRefused(UserError):
+    pass
+
+
+@dataclass
+class FinishReport:
+    moved: dict[str, int] = field(default_factory=dict)  # source queue name -> messages moved
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # retiring queues kept (still hold messages)
+    skipped: str | None = None  # why nothing was switched (a stack failed)
+
+
+def retiring(app: App, aws: Aws) -> tuple[dict[str, Any] | None, list[DeployedQueue]]:
+    deployed = aws.deployed_template(common.stack_name(app, common.QUEUES))
+    found = queues.retiring_resources(app, deployed)
+    return deployed, [DeployedQueue.from_resource(k, v) for k, v in found.items()]
+
+
+def _counts(aws: Aws, queues_: list[DeployedQueue]) -> dict[str, Counts]:
+    counts: dict[str, Counts] = {}
+    for q in queues_:
+        url = aws.queue_url(q.name)
+        counts[q.name] = aws.counts(url) if url else Counts()
+    return counts
+
+
+def plan_for(app: App, aws: Aws, force_remove: bool) -> SwitchoverPlan:
+    _, old = retiring(app, aws)
+    counts = _counts(aws, old)
+    return planning.plan_switchover(old, queues.desired_queues(app), counts, force_remove)
+
+
+def set_control(app: App, aws: Aws, decide: Callable[[str | None], str | None]) -> str | None:
+    name = names.control_parameter_name(app.name)
+    current = aws.get_parameter(name)
+    new = decide(current.value if current else None)
+    if current is not None and new is not None and new != current.value:
+        aws.put_parameter(name, new)
+        log.info("%s: %s -> %s", name, current.value, new)
+    return new
+
+
+def begin(app: App, aws: Aws, force_remove: bool) -> SwitchoverPlan:
+    """Refuse what would lose messages (before anything changes), then pause dispatching."""
+    switch = plan_for(app, aws, force_remove)
+    if switch.refusals:
+        raise SwitchoverRefused("; ".join(switch.refusals))
+    set_control(app, aws, planning.control_before_deploy)
+    return switch
+
+
+def restore(app: App, aws: Aws) -> None:
+    set_control(app, aws, planning.control_after_deploy)
+
+
+def load_callable(app: App) -> Callable[..., Any] | None:
+    """deployment.switchover (`module:function`), imported with the project root on sys.path."""
+    spec = app.deployment.switchover
+    if spec is None:
+        return None
+    module_name, _, attr = spec.partition(":")
+    root = str(app.root)
+    added = root not in sys.path
+    if added:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(module_name)
+        fn = getattr(module, attr)
+    except Exception as e:
+        raise UserError(f"deployment.switchover: cannot import '{spec}': {e}") from e
+    finally:
+        if added:
+            sys.path.remove(root)
+    if not callable(fn):
+        raise UserError(f"deployment.switchover: '{spec}' is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+def drain(aws: Aws, source_url: str, target_url: str, timeout_s: float = DRAIN_TIMEOUT_S) -> int:
+    """Move every message; waits for messages still held by running invocations (not visible)."""
+    moved = 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        received, done = aws.move_batch(source_url, target_url)
+        moved += done
+        if received:
+            continue
+        if aws.counts(source_url).total == 0 or time.monotonic() > deadline:
+            return moved
+        time.sleep(1)
+
+
+def stacks_failed(app: App, aws: Aws, since: datetime | None) -> list[str]:
+    failed = []
+    for stack in common.STACKS:
+        info = aws.stack(common.stack_name(app, stack))
+        if info is None:
+            continue
+        recent = since is None or info.updated >= since
+        if planning.stack_failed(info.status) and recent:
+            failed.append(f"{info.name} ({info.status})")
+    return failed
+
+
+def finish(app: App, aws: Aws, since: datetime | None = None,
+           force_remove: bool = False) -> FinishReport:
+    report = FinishReport()
+    failed = stacks_failed(app, aws, since)
+    if failed:
+        report.skipped = f"not switching over: {', '.join(failed)}; the old version keeps running"
+        log.warning(report.skipped)
+        restore(app, aws)
+        return report
+    deployed, old = retiring(app, aws)
+    if old:
+        switch = planning.plan_switchover(old, queues.desired_queues(app), {}, force_remove=True)
+        user_fn = load_callable(app)
+        for move in switch.moves:
+            source, target = aws.queue_url(move.source.name), aws.queue_url(move.target)
+            if source is None:
+                continue
+            if target is None:
+                raise UserError(f"switchover: target queue {move.target} does not exist")
+            if move.replaced and move.source.kind == common.INPUT and user_fn is not None:
+                user_fn(source, target)
+            report.moved[move.source.name] = drain(aws, source, target)
+        removable = list(switch.remove)
+        for q in switch.remove_if_empty:
+            url = aws.queue_url(q.name)
+            if url is None or aws.counts(url).total == 0:
+                removable.append(q)
+            else:
+                report.kept.append(q.name)
+        for q in switch.remove:
+            url = aws.queue_url(q.name)
+            if url is not None and q.kind != common.INFLIGHT and aws.counts(url).total:
+                removable.remove(q)
+                report.kept.append(q.name)
+        if removable and deployed is not None:
+            template = dict(deployed)
+            gone = {q.logical_id for q in removable}
+            template["Resources"] = {k: v for k, v in deployed["Resources"].items()
+                                     if k not in gone}
+            stack = common.stack_name(app, common.QUEUES)
+            status = aws.update_template(stack, template)
+            if planning.stack_failed(status):
+                raise UserError(f"switchover: removing drained queues from {stack}: {status}")
+            for q in removable:  # retained dead-letter queues are not deleted by CloudFormation
+                url = aws.queue_url(q.name)
+                if url is not None:
+                    aws.delete_queue(url)
+            report.removed = [q.name for q in removable]
+    restore(app, aws)
+    return report
+
+
+def app_queue_names(app: App, aws: Aws) -> list[DeployedQueue]:
+    deployed = aws.deployed_template(common.stack_name(app, common.QUEUES))
+    return [DeployedQueue.from_resource(k, v)
+            for k, v in queues.deployed_queue_resources(deployed).items()]
+
+
+def before_delete(app: App, aws: Aws, force_remove: bool) -> None:
+    """Deleting the application: refuse while input queues hold messages, unless forced; then
+    move them to the dead-letter queues (retained by the stack), and stop dispatching."""
+    deployed = app_queue_names(app, aws)
+    held = {q.name: c.total for q, c in
+            zip(deployed, _counts(aws, deployed).values(), strict=True) if q.kind == common.INPUT}
+    busy = {name: n for name, n in held.items() if n}
+    if busy and not force_remove:
+        listing = ", ".join(f"{n} ({c} message(s))" for n, c in sorted(busy.items()))
+        raise SwitchoverRefused(
+            f"refusing to delete {app.name}: queues still hold messages: {listing}; drain them, "
+            f"or set {FORCE_REMOVE_ENV}=1 to move them to their dead-letter queues")
+    set_control(app, aws, lambda current: planning.PAUSED if current else None)
+    by_component = {(q.component, q.kind): q for q in deployed}
+    for name in busy:
+        q = next(q for q in deployed if q.name == name)
+        dlq = by_component.get((q.component, common.DLQ))
+        source = aws.queue_url(name)
+        target = aws.queue_url(dlq.name) if dlq else None
+        if source and target:
+            drain(aws, source, target)
+
+
+def after_delete(app: App, aws: Aws, dead_letter_queues: list[DeployedQueue]) -> list[str]:
+    """Remove the retained dead-letter queues that are empty; return those kept."""
+    kept = []
+    for q in dead_letter_queues:
+        url = aws.queue_url(q.name)
+        if url is None:
+            continue
+        if aws.counts(url).total:
+            kept.append(q.name)
+        else:
+            aws.delete_queue(url)
+    return kept

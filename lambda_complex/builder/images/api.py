@@ -1,0 +1,329 @@
+"""`build_images(app, options)`: the Python API behind `lcbuild images`.
+
+Plan, then act: hash everything, look at the engine and the registry (HEAD requests, no pull),
+decide per image (plan.py, pure), then build what must be built in parallel, push, and record
+the result in `.lcbuild/images.json`. A failing image fails alone: the others still finish.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.errors import UserError
+from lambda_complex.builder.images import build, context, dockerfile, manifest, plan
+from lambda_complex.builder.images import registry as registry_mod
+from lambda_complex.builder.images.build import BuildError, Engine
+from lambda_complex.builder.images.plan import Action, Facts, Plan, PlannedImage
+from lambda_complex.builder.images.progress import NullReporter, Reporter
+from lambda_complex.builder.images.specs import Job, SpecBuilder, Stage, ca_entries
+from lambda_complex.runtime import names
+
+BASE_IMAGE_ENV = "LCBUILD_BASE_IMAGE"
+
+
+@dataclass(frozen=True)
+class Options:
+    push: bool = False
+    registry: str | None = None  # default: the definition's deployment.registry
+    jobs: int | None = None  # default: CPU count
+    dry_run: bool = False
+    base_image: str | None = None  # default: Dockerfile.base's pinned BASE_IMAGE
+    ca_certs: tuple[Path, ...] = ()
+    manifest_path: Path | None = None  # default: <app folder>/.lcbuild/images.json
+    reporter: Reporter | None = None
+
+
+@dataclass
+class ImageResult:
+    name: str
+    action: str
+    reason: str
+    status: str  # planned | skipped | built | pushed | failed
+    repository: str
+    tag: str
+    digest: str | None = None
+    image_id: str | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    log_tail: str | None = None
+    cached_steps: int | None = None
+    steps: int | None = None
+
+    @property
+    def uri(self) -> str:
+        return (f"{self.repository}@{self.digest}" if self.digest
+                else f"{self.repository}:{self.tag}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items()}
+        data["uri"] = self.uri
+        return data
+
+
+@dataclass
+class Result:
+    plan: Plan
+    images: list[ImageResult]
+    manifest_path: Path | None
+    dry_run: bool
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(i.status != "failed" for i in self.images)
+
+    def image(self, name: str) -> ImageResult:
+        for i in self.images:
+            if i.name == name:
+                return i
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "dry_run": self.dry_run,
+            "push": self.plan.push,
+            "manifest": str(self.manifest_path) if self.manifest_path else None,
+            "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "dependency_sets": {k: list(v) for k, v in self.plan.dependency_sets.items()},
+            "images": [i.to_dict() for i in self.images],
+        }
+
+
+class _Once:
+    """Run each keyed action once across threads; later callers wait for (and share) its
+    outcome, error included. The first caller runs it in its own thread: no pool deadlock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[str, threading.Event] = {}
+        self._errors: dict[str, BaseException | None] = {}
+
+    def run(self, key: str, action: Callable[[], None]) -> None:
+        with self._lock:
+            event = self._done.get(key)
+            first = event is None
+            if event is None:
+                event = self._done[key] = threading.Event()
+        if first:
+            try:
+                action()
+                self._errors[key] = None
+            except BaseException as e:
+                self._errors[key] = e
+            finally:
+                event.set()
+        event.wait()
+        error = self._errors[key]
+        if error is not None:
+            raise error
+
+
+def _resolve_base(engine: Engine, options: Options, dockerfile_base: str) -> tuple[str, str]:
+    ref = (options.base_image or os.environ.get(BASE_IMAGE_ENV)
+           or dockerfile.default_base_image(dockerfile_base))
+    info = engine.inspect(ref)
+    if info is None:
+        raise UserError(f"base image {ref} is not in the Docker engine and lcbuild never pulls: "
+                        f"run `docker pull {ref}` first, or choose another with --base-image")
+    return ref, str(info["Id"])
+
+
+def plan_images(app: App, options: Options, engine: Engine) -> tuple[Plan, dict[str, Job],
+                                                                     registry_mod.Registry]:
+    dockerfile_base = dockerfile.read_dockerfile_base()
+    base_ref, base_id = _resolve_base(engine, options, dockerfile_base)
+    registry_name = options.registry or app.deployment.registry
+    registry = registry_mod.for_name(registry_name, app.deployment.region)
+    image_names = [*app.component_names, names.COORDINATOR]
+    # ECR repository names need the account (an AWS call): only resolve them when pushing.
+    remote = options.push or registry_name != "ecr"
+    repos = {n: registry.repository(app.name, n) if remote else None for n in image_names}
+    builder = SpecBuilder(app, base_ref=base_ref, base_id=base_id,
+                          dockerfile_base=dockerfile_base, ca=ca_entries(options.ca_certs),
+                          registry_repo=repos)
+    jobs = {c.name: builder.component(c) for c in app.components}
+    jobs[names.COORDINATOR] = builder.coordinator()
+
+    def observe(job: Job) -> Facts:
+        spec = job.spec
+        local = engine.image_id(f"{spec.local_repository}:{spec.tag}")
+        digest = None
+        if options.push and spec.repository is not None:
+            digest = registry.digest(spec.repository, spec.tag)
+        return Facts(registry_digest=digest, local_image_id=local)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        facts = dict(zip(jobs, pool.map(observe, jobs.values()), strict=True))
+    previous = manifest.read(_manifest_path(app, options))
+    specs = [job.spec for job in jobs.values()]
+    return plan.make_plan(specs, facts, previous, options.push), jobs, registry
+
+
+def _manifest_path(app: App, options: Options) -> Path:
+    return options.manifest_path or manifest.path_for(app.root)
+
+
+class _Executor:
+    def __init__(self, engine: Engine, registry: registry_mod.Registry, reporter: Reporter,
+                 push: bool) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.reporter = reporter
+        self.push = push
+        self.once = _Once()
+
+    def ensure_stage(self, stage: Stage, who: str, what: str) -> None:
+        def make() -> None:
+            if self.engine.image_id(stage.tag) is not None:
+                return
+            self.reporter.status(who, f"building {what}")
+            try:
+                self.engine.build(
+                    context.tar(stage.entries), stage.tag, stage.platform,
+                    buildargs=dict(stage.buildargs),
+                    on_step=lambda k, n, text: self.reporter.step(who, k, n, f"{what}: {text}"))
+            except BuildError as e:
+                raise BuildError(f"{what} failed: {e}", e.tail) from e
+            self._check_architecture(stage.tag, stage.platform, what)
+
+        self.once.run(stage.tag, make)
+
+    def _check_architecture(self, ref: str, platform: str, what: str) -> None:
+        wanted = build.ARCHITECTURES.get(platform, platform)
+        actual = self.engine.architecture(ref)
+        if actual != wanted:
+            raise BuildError(
+                f"{what} was built for {actual or 'an unknown architecture'}, not {wanted} "
+                f"({platform}): the base image must provide {platform} (see docs/images.md)")
+
+    def run(self, planned: PlannedImage, job: Job) -> ImageResult:
+        spec = planned.spec
+        result = ImageResult(planned.name, planned.action.value, planned.reason, "skipped",
+                             spec.repository or spec.local_repository, spec.tag,
+                             digest=planned.registry_digest, image_id=planned.local_image_id)
+        started = time.monotonic()
+        name = planned.name
+        try:
+            if planned.action is Action.BUILD:
+                self._build(planned, job, result)
+            if self.push and planned.action is not Action.SKIP:
+                self._push(planned, job, result)
+            text = {"skipped": "unchanged", "built": "built", "pushed": "pushed"}[result.status]
+            self.reporter.finish(name, f"{text} {spec.tag[:12]}", True)
+        except (BuildError, UserError) as e:
+            result.status = "failed"
+            result.error = f"{name}: {e}"
+            result.log_tail = getattr(e, "tail", None) or None
+            self.reporter.finish(name, str(e).splitlines()[0][:160], False)
+        except Exception as e:  # an engine or network fault: fail this image, not the run
+            result.status = "failed"
+            result.error = f"{name}: {type(e).__name__}: {e}"
+            self.reporter.finish(name, result.error[:160], False)
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _build(self, planned: PlannedImage, job: Job, result: ImageResult) -> None:
+        name = planned.name
+        self.ensure_stage(job.runtime, name, "runtime base")
+        if job.deps is not None:
+            self.ensure_stage(job.deps, name, "dependency stage")
+        self.reporter.status(name, "building")
+        local = f"{planned.spec.local_repository}:{planned.spec.tag}"
+        output = self.engine.build(
+            context.tar(job.entries), local, planned.spec.platform,
+            labels={"org.lambda-complex.image": name,
+                    "org.lambda-complex.content-hash": planned.spec.content_hash},
+            on_step=lambda k, n, text: self.reporter.step(name, k, n, text))
+        self._check_architecture(local, planned.spec.platform, f"image {name}")
+        result.status = "built"
+        result.image_id = output.image_id
+        result.steps = output.steps
+        result.cached_steps = output.cached_steps
+        result.digest = None
+
+    def _push(self, planned: PlannedImage, job: Job, result: ImageResult) -> None:
+        """The first image to push over a runtime base pushes alone: the engine does not share
+        uploads between repositories, so parallel first pushes would each upload the whole base.
+        Once it is in, the others mount or skip those layers and upload only their own."""
+        pushed_here = False
+
+        def prime() -> None:
+            nonlocal pushed_here
+            pushed_here = True
+            self._push_now(planned, result)
+
+        try:
+            self.once.run("push-base:" + job.runtime.tag, prime)
+        except (BuildError, UserError):
+            if pushed_here:
+                raise
+        if not pushed_here:
+            self._push_now(planned, result)
+
+    def _push_now(self, planned: PlannedImage, result: ImageResult) -> None:
+        spec = planned.spec
+        assert spec.repository is not None  # --push resolves every repository
+        local = f"{spec.local_repository}:{spec.tag}"
+        self.engine.tag(local, spec.repository, spec.tag)
+        self.registry.ensure_repository(spec.repository)
+        self.reporter.status(planned.name, "pushing")
+        result.digest = self.engine.push(
+            spec.repository, spec.tag, self.registry.auth_config(),
+            on_bytes=lambda done, total: self.reporter.push_bytes(planned.name, done, total))
+        result.status = "pushed"
+        if result.image_id is None:
+            result.image_id = self.engine.image_id(local)
+
+
+def build_images(app: App, options: Options | None = None) -> Result:
+    options = options or Options()
+    reporter = options.reporter or NullReporter()
+    started = time.monotonic()
+    engine = Engine(build.connect())
+    the_plan, jobs, registry = plan_images(app, options, engine)
+    planned_at = time.monotonic()
+    manifest_path = _manifest_path(app, options)
+    if options.dry_run:
+        images = [ImageResult(p.name, p.action.value, p.reason, "planned",
+                              p.spec.repository or p.spec.local_repository, p.spec.tag,
+                              digest=p.registry_digest, image_id=p.local_image_id)
+                  for p in the_plan.images]
+        return Result(the_plan, images, None, True, time.monotonic() - started,
+                      {"plan": planned_at - started})
+    executor = _Executor(engine, registry, reporter, options.push)
+    reporter.begin([p.name for p in the_plan.images])
+    try:
+        workers = max(1, options.jobs or os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            images = list(pool.map(lambda p: executor.run(p, jobs[p.name]), the_plan.images))
+    finally:
+        reporter.end()
+    previous = manifest.read(manifest_path)
+    entries: dict[str, dict[str, Any]] = {}
+    for planned, image in zip(the_plan.images, images, strict=True):
+        if image.status == "failed":
+            continue  # no entry, not even the previous one: it no longer matches the inputs
+        if image.digest is None:
+            # A local build of content pushed before keeps its digest (same content hash).
+            old = previous.get(image.name, {})
+            if old.get("content_hash") == planned.spec.content_hash:
+                image.digest = old.get("digest")
+        entries[image.name] = manifest.entry(
+            repository=image.repository, tag=image.tag, digest=image.digest,
+            image_id=image.image_id, content_hash=planned.spec.content_hash,
+            platform=planned.spec.platform, inputs=dict(planned.spec.inputs))
+    manifest.write(manifest_path, app.name, entries)
+    finished = time.monotonic()
+    return Result(the_plan, images, manifest_path, False, finished - started,
+                  {"plan": planned_at - started, "execute": finished - planned_at})

@@ -1,0 +1,175 @@
+"""From the application to image specs: read the files that go into each image, hash them, and
+render the Dockerfiles. The only file-reading step before the (pure) plan.
+
+Hashes that feed the tag are computed from Dockerfiles rendered with symbolic parent names, so a
+change upstream is reported as that input (e.g. `runtime`), not also as a `dockerfile` change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import lambda_complex
+from lambda_complex.builder.app import compile as app_compile
+from lambda_complex.builder.app.model import App, Component
+from lambda_complex.builder.errors import UserError
+from lambda_complex.builder.images import context, dockerfile
+from lambda_complex.builder.images.context import Entry
+from lambda_complex.builder.images.plan import ImageSpec
+from lambda_complex.runtime import config, names
+
+LOCAL_PREFIX = "lambda-complex"
+COORDINATOR_PLATFORM = "linux/amd64"  # the coordinator/invoker function runs on x86_64
+MINIMAL_PACKAGE_INIT = b'"""Lambda Complex runtime (the builder is not installed in images)."""\n'
+_HASH_LEN = 32
+
+
+def _sha(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """An internal image (runtime base or dependency stage): built locally, never pushed."""
+
+    tag: str  # local name:tag
+    platform: str
+    entries: tuple[Entry, ...]  # the whole build context, Dockerfile included
+    buildargs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything needed to build one planned image."""
+
+    spec: ImageSpec
+    runtime: Stage
+    deps: Stage | None
+    entries: tuple[Entry, ...]
+
+
+def runtime_entries() -> list[Entry]:
+    runtime_dir = Path(lambda_complex.__file__).resolve().parent / "runtime"
+    return [Entry("lambda_complex/__init__.py", MINIMAL_PACKAGE_INIT),
+            *context.collect(runtime_dir, prefix="lambda_complex/runtime/")]
+
+
+def ca_entries(paths: tuple[Path, ...]) -> list[Entry]:
+    entries = []
+    for index, path in enumerate(paths):
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise UserError(f"--ca-cert {path}: cannot read it ({e.strerror})") from e
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            raise UserError(f"--ca-cert {path}: not a PEM certificate file")
+        entries.append(Entry(f"ca/{index:02d}.pem", data if data.endswith(b"\n") else data + b"\n"))
+    return entries
+
+
+def has_requirements(entries: list[Entry]) -> bool:
+    for e in entries:
+        if e.name == "requirements/requirements.txt":
+            lines = (line.strip() for line in e.data.decode("utf-8", "replace").splitlines())
+            return any(line and not line.startswith("#") for line in lines)
+    return False
+
+
+class SpecBuilder:
+    """Computes specs and jobs for one run; caches the shared stages."""
+
+    def __init__(self, app: App, *, base_ref: str, base_id: str, dockerfile_base: str,
+                 ca: list[Entry], registry_repo: dict[str, str | None]) -> None:
+        self.app = app
+        self.base_ref = base_ref
+        self.base_id = base_id
+        self.dockerfile_base = dockerfile_base
+        self.ca = ca
+        self.registry_repo = registry_repo
+        self.runtime_files = runtime_entries()
+        self.runtime_input = context.digest_text(
+            dockerfile_base, context.digest(self.runtime_files))
+        self._runtimes: dict[str, Stage] = {}
+
+    def runtime(self, platform: str) -> Stage:
+        if platform not in self._runtimes:
+            key = context.digest_text(self.base_id, self.runtime_input, platform)
+            self._runtimes[platform] = Stage(
+                tag=f"{LOCAL_PREFIX}/runtime:{key[:_HASH_LEN]}", platform=platform,
+                entries=(Entry("Dockerfile", self.dockerfile_base.encode()),
+                         *self.runtime_files),
+                buildargs=(("BASE_IMAGE", self.base_ref),),
+            )
+        return self._runtimes[platform]
+
+    def _local_repository(self, name: str) -> str:
+        return f"{LOCAL_PREFIX}/{names.ecr_repository_name(self.app.name, name)}"
+
+    def component(self, c: Component) -> Job:
+        platform = c.lambda_.architecture.docker_platform
+        runtime = self.runtime(platform)
+        folder = c.lambda_.path
+        if not folder.is_dir():
+            raise UserError(f"component {c.name}: folder {folder} does not exist")
+        requirements = context.dependency_files(folder, prefix="requirements/")
+        with_requirements = has_requirements(requirements)
+        build_packages = tuple(c.lambda_.build_packages)
+        has_ca = bool(self.ca)
+        # Symbolic render for hashing; real render (with parent tags) for building.
+        deps_symbolic = dockerfile.dependencies("RUNTIME", build_packages, with_requirements,
+                                                has_ca)
+        dependencies_input = context.digest_text(context.digest(requirements),
+                                                 " ".join(build_packages))
+        build_input = context.digest_text(deps_symbolic, context.digest(self.ca))
+        deps_key = context.digest_text(runtime.tag, dependencies_input, build_input)
+        deps_tag = f"{LOCAL_PREFIX}/deps:{deps_key[:_HASH_LEN]}"
+        deps = Stage(
+            tag=deps_tag, platform=platform,
+            entries=(Entry("Dockerfile", dockerfile.dependencies(
+                runtime.tag, build_packages, with_requirements, has_ca).encode()),
+                *requirements, *self.ca,
+                # An empty requirements/ folder must still exist for its COPY.
+                *(() if requirements else (Entry("requirements/.keep", b""),))),
+        )
+        code = context.code_files(folder, prefix="code/")
+        if not code:
+            raise UserError(f"component {c.name}: no code files in {folder}")
+        config_json = app_compile.for_component(self.app, c.name).to_json().encode()
+        image_dockerfile = dockerfile.component(deps_tag, runtime.tag, with_requirements,
+                                                config.CONFIG_FILE_NAME)
+        inputs = {
+            "base": self.base_id,
+            "runtime": self.runtime_input,
+            "dependencies": dependencies_input,
+            "dockerfile": _sha(dockerfile.component("DEPS", "RUNTIME", with_requirements,
+                                                    config.CONFIG_FILE_NAME)),
+            "code": context.digest(code),
+            "config": _sha(config_json),
+            "platform": platform,
+            "build": build_input,
+        }
+        spec = ImageSpec(c.name, self._local_repository(c.name), self.registry_repo[c.name],
+                         platform, inputs, dependency_set=deps_key[:12])
+        entries = (Entry("Dockerfile", image_dockerfile.encode()), *code,
+                   Entry(config.CONFIG_FILE_NAME, config_json))
+        return Job(spec, runtime, deps, entries)
+
+    def coordinator(self) -> Job:
+        runtime = self.runtime(COORDINATOR_PLATFORM)
+        config_json = app_compile.for_coordinator(self.app).to_json().encode()
+        inputs = {
+            "base": self.base_id,
+            "runtime": self.runtime_input,
+            "dockerfile": _sha(dockerfile.coordinator("RUNTIME", config.CONFIG_FILE_NAME)),
+            "config": _sha(config_json),
+            "platform": COORDINATOR_PLATFORM,
+        }
+        name = names.COORDINATOR
+        spec = ImageSpec(name, self._local_repository(name), self.registry_repo[name],
+                         COORDINATOR_PLATFORM, inputs)
+        entries = (Entry("Dockerfile", dockerfile.coordinator(
+            runtime.tag, config.CONFIG_FILE_NAME).encode()),
+            Entry(config.CONFIG_FILE_NAME, config_json))
+        return Job(spec, runtime, None, entries)

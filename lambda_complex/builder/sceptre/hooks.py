@@ -1,0 +1,124 @@
+"""Hook `!lc_switchover <phase>` (config/prod/*.yaml wires the phases):
+
+- `begin`  on queues before_create/before_update: preflight (every image in the build manifest,
+  every stack renders and passes cfn-lint), refuse removals that would drop messages, pause;
+  registers an exit handler that resumes whatever the deploy paused, because Sceptre runs no
+  `after_*` hook when an action fails: a failed deploy thus leaves the old version running.
+- `finish` on coordinator after_create/after_update: switch queues over, then resume.
+- `before_delete` on coordinator and queues (whichever Sceptre deletes first refuses), and
+  `after_delete` on queues: remove the retained dead-letter queues that are empty.
+
+Return values of hooks are discarded by Sceptre; state between phases of one `sceptre` run lives
+in this module (one process), and everything that must survive a crash lives in AWS (the control
+parameter's `deploying` value, retiring queues kept in the queues stack).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sceptre.hooks import Hook
+
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.cfn import common, render
+from lambda_complex.builder.deploy import images, switchover
+from lambda_complex.builder.deploy.aws import Aws
+from lambda_complex.builder.deploy.plan import DeployedQueue
+from lambda_complex.builder.sceptre import project
+from lambda_complex.builder.sceptre.errors import LambdaComplexError, as_sceptre_errors
+
+log = logging.getLogger("lambda_complex.sceptre")
+
+PHASES = ("begin", "finish", "before_delete", "after_delete")
+
+
+@dataclass
+class _Run:
+    app: App
+    aws: Aws
+    since: datetime
+    began: bool = False
+    finished: bool = False
+    checked_delete: bool = False
+    dead_letter_queues: list[DeployedQueue] = field(default_factory=list)
+
+
+_runs: dict[str, _Run] = {}
+
+
+def force_remove() -> bool:
+    return os.environ.get(switchover.FORCE_REMOVE_ENV, "").lower() in ("1", "true", "yes")
+
+
+def _restore_at_exit() -> None:
+    for run in _runs.values():
+        if run.began and not run.finished:
+            try:
+                switchover.restore(run.app, run.aws)
+                log.warning("%s: deploy did not finish; dispatching restored", run.app.name)
+            except Exception as e:  # the process is ending: report, never raise
+                log.error("%s: could not restore the control parameter: %s (run "
+                          "`lcbuild resume`)", run.app.name, e)
+
+
+_exit_handler: list[bool] = []
+
+
+def _register_exit_handler() -> None:
+    if not _exit_handler:
+        atexit.register(_restore_at_exit)
+        _exit_handler.append(True)
+
+
+def preflight(app: App, aws: Aws) -> None:
+    """Everything that can fail without touching AWS fails here, before the first stack."""
+    found = images.read(images.manifest_path(app.root), app)
+    deployed = aws.deployed_template(common.stack_name(app, common.QUEUES))
+    for stack in common.STACKS:
+        render.render_checked(app, stack, found, deployed)
+
+
+class Switchover(Hook):  # type: ignore[misc]
+    def _run(self) -> _Run:
+        stack = self.stack
+        app = project.load_app(stack.stack_group_config, project_code=stack.project_code,
+                               region=stack.region, stack_tags=dict(stack.tags or {}))
+        run = _runs.get(app.name)
+        if run is None:
+            run = _runs[app.name] = _Run(app, Aws(app.deployment.region), datetime.now(UTC))
+        return run
+
+    @as_sceptre_errors
+    def run(self) -> None:
+        phase = str(self.argument or "")
+        if phase not in PHASES:
+            raise LambdaComplexError(
+                f"!lc_switchover: unknown phase '{phase}' (one of {', '.join(PHASES)})")
+        run = self._run()
+        if phase == "begin" and not run.began:
+            preflight(run.app, run.aws)
+            _register_exit_handler()
+            switchover.begin(run.app, run.aws, force_remove())
+            run.began = True
+        elif phase == "finish":
+            report = switchover.finish(run.app, run.aws, run.since if run.began else None,
+                                       force_remove())
+            run.finished = True
+            for name, n in report.moved.items():
+                log.info("switchover: moved %d message(s) from %s", n, name)
+            if report.kept:
+                log.warning("switchover: kept queues that still hold messages: %s",
+                            ", ".join(report.kept))
+        elif phase == "before_delete" and not run.checked_delete:
+            switchover.before_delete(run.app, run.aws, force_remove())
+            run.dead_letter_queues = [q for q in switchover.app_queue_names(run.app, run.aws)
+                                      if q.kind == common.DLQ]
+            run.checked_delete = True
+        elif phase == "after_delete":
+            kept = switchover.after_delete(run.app, run.aws, run.dead_letter_queues)
+            if kept:
+                log.warning("kept dead-letter queues that hold messages: %s", ", ".join(kept))

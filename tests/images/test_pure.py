@@ -1,0 +1,250 @@
+"""Planning, rendering and hashing without Docker: fast, deterministic."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lambda_complex.builder.app import load as app_load
+from lambda_complex.builder.images import context, dockerfile, manifest, plan, registry
+from lambda_complex.builder.images.plan import Action, Facts, ImageSpec
+from lambda_complex.builder.images.specs import SpecBuilder
+from tests.images.conftest import copy_app
+
+INPUTS = {"base": "b", "runtime": "r", "dependencies": "d", "dockerfile": "f", "code": "c",
+          "config": "g", "platform": "linux/amd64", "build": "x"}
+
+
+def spec(**changes: str) -> ImageSpec:
+    return ImageSpec("render", "lambda-complex/sitegen/render", "127.0.0.1:5000/sitegen/render",
+                     "linux/amd64", {**INPUTS, **changes})
+
+
+# --- context ------------------------------------------------------------------------------
+
+def test_collect_applies_default_and_lcignore_rules(tmp_path: Path) -> None:
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"x")
+    (tmp_path / "pkg" / "m.py").write_text("x = 1\n")
+    (tmp_path / "stray.pyc").write_bytes(b"x")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_m.py").write_text("")
+    (tmp_path / "notes.md").write_text("")
+    (tmp_path / "handler.py").write_text("def handler(e, c): return e\n")
+    (tmp_path / "requirements.txt").write_text("markupsafe\n")
+    (tmp_path / ".lcignore").write_text("# comment\ntests/\n*.md\n")
+    names = [e.name for e in context.collect(tmp_path)]
+    assert names == ["handler.py", "pkg/m.py", "requirements.txt"]
+    assert [e.name for e in context.code_files(tmp_path, "code/")] == [
+        "code/handler.py", "code/pkg/m.py"]
+    assert [e.name for e in context.dependency_files(tmp_path, "requirements/")] == [
+        "requirements/requirements.txt"]
+
+
+def test_digest_depends_on_content_name_and_mode_not_order() -> None:
+    a, b = context.Entry("a.py", b"1"), context.Entry("b.py", b"2")
+    assert context.digest([a, b]) == context.digest([b, a])
+    assert context.digest([a]) != context.digest([context.Entry("a.py", b"2")])
+    assert context.digest([a]) != context.digest([context.Entry("c.py", b"1")])
+    assert context.digest([a]) != context.digest([context.Entry("a.py", b"1", executable=True)])
+
+
+def test_tar_is_deterministic_and_normalised() -> None:
+    entries = [context.Entry("b", b"2"), context.Entry("a/x.sh", b"#!", executable=True)]
+    one, two = context.tar(entries), context.tar(list(reversed(entries)))
+    assert one == two
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(one)) as archive:
+        members = archive.getmembers()
+    assert [m.name for m in members] == ["a/x.sh", "b"]
+    assert {m.mtime for m in members} == {context.FIXED_MTIME}
+    assert [m.mode for m in members] == [0o755, 0o644]
+
+
+# --- dockerfile ---------------------------------------------------------------------------
+
+def test_dockerfile_base_pins_the_lambda_base_by_digest() -> None:
+    text = dockerfile.read_dockerfile_base()
+    default = dockerfile.default_base_image(text)
+    assert re.fullmatch(r"public\.ecr\.aws/lambda/python:3\.1\d@sha256:[0-9a-f]{64}", default)
+    assert "COPY lambda_complex/ ${LAMBDA_TASK_ROOT}/lambda_complex/" in text
+
+
+def test_component_dockerfile_is_multi_stage_and_runs_the_wrapper() -> None:
+    text = dockerfile.component("DEPS", "RUNTIME", True, "lambda_complex_config.json")
+    lines = text.splitlines()
+    assert "FROM DEPS AS build" in lines
+    assert lines.index("FROM DEPS AS build") < lines.index("FROM RUNTIME")
+    assert "COPY --from=build /opt/lcbuild/deps/ ${LAMBDA_TASK_ROOT}/" in lines
+    assert any(line.startswith("RUN python3 -m compileall") for line in lines)
+    assert lines[-1] == 'CMD ["lambda_complex.runtime.wrapper.handler"]'
+    # the final stage (after the second FROM) never runs anything nor sees a CA
+    final = lines[lines.index("FROM RUNTIME"):]
+    assert not any(line.startswith(("RUN", "ENV")) for line in final)
+    without = dockerfile.component("DEPS", "RUNTIME", False, "lambda_complex_config.json")
+    assert "/opt/lcbuild/deps/" not in without
+
+
+def test_dependency_stage_installs_build_tools_then_requirements() -> None:
+    text = dockerfile.dependencies("RUNTIME", ("libxml2-devel",), True, has_ca=True)
+    assert "dnf install -y gcc gcc-c++ make $pkgs" in text and "apt-get" in text
+    assert 'pkgs="libxml2-devel"' in text
+    assert "PIP_CERT=/opt/lcbuild/ca-bundle.pem" in text
+    assert text.index("COPY requirements/") < text.index("pip install")
+    assert "--target /opt/lcbuild/deps" in text
+    assert "PIP_CERT" not in dockerfile.dependencies("RUNTIME", (), True, has_ca=False)
+
+
+def test_coordinator_dockerfile() -> None:
+    text = dockerfile.coordinator("RUNTIME", "lambda_complex_config.json")
+    assert 'CMD ["lambda_complex.runtime.coordinator.handler"]' in text
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+def test_tag_is_a_hash_of_every_input() -> None:
+    tags = {spec().tag}
+    for name in INPUTS:
+        tags.add(spec(**{name: "changed"}).tag)
+    assert len(tags) == len(INPUTS) + 1
+    assert len(spec().tag) == plan.TAG_LENGTH
+
+
+def test_decisions_with_push() -> None:
+    previous = {"inputs": {**INPUTS, "code": "old"}}
+    in_registry = plan.decide(spec(), Facts("sha256:" + "a" * 64, None), previous, push=True)
+    assert in_registry.action is Action.SKIP and in_registry.registry_digest
+    local_only = plan.decide(spec(), Facts(None, "sha256:1"), previous, push=True)
+    assert local_only.action is Action.PUSH
+    missing = plan.decide(spec(), Facts(), previous, push=True)
+    assert (missing.action, missing.reason) == (Action.BUILD, "changed: code")
+    new = plan.decide(spec(), Facts(), None, push=True)
+    assert new.reason.startswith("new image")
+    same = plan.decide(spec(), Facts(), {"inputs": INPUTS}, push=True)
+    assert "unchanged" in same.reason
+
+
+def test_decisions_without_push_look_at_the_engine_only() -> None:
+    assert plan.decide(spec(), Facts(None, "sha256:1"), None, False).action is Action.SKIP
+    built = plan.decide(spec(config="new"), Facts(), {"inputs": INPUTS}, False)
+    assert (built.action, built.reason) == (Action.BUILD, "changed: config")
+
+
+def test_changed_inputs_in_stable_order() -> None:
+    previous = {**INPUTS, "code": "0", "base": "0", "extra": "1"}
+    assert plan.changed_inputs(INPUTS, previous) == ["base", "code", "extra"]
+
+
+def test_plan_groups_dependency_sets() -> None:
+    a = ImageSpec("a", "l/a", None, "linux/amd64", INPUTS, dependency_set="k1")
+    b = ImageSpec("b", "l/b", None, "linux/amd64", INPUTS, dependency_set="k1")
+    made = plan.make_plan([a, b], {}, {}, push=False)
+    assert made.dependency_sets == {"k1": ("a", "b")}
+    assert json.loads(json.dumps(made.to_dict()))["images"][0]["action"] == "build"
+
+
+# --- specs: hashing the example application ----------------------------------------------
+
+def builder_for(app_file: Path, ca: list[context.Entry] | None = None,
+                base_id: str = "sha256:" + "0" * 64) -> SpecBuilder:
+    app = app_load.load(app_file)
+    repos: dict[str, str | None] = {n: None for n in (*app.component_names, "coordinator")}
+    return SpecBuilder(app, base_ref="base", base_id=base_id,
+                       dockerfile_base=dockerfile.read_dockerfile_base(), ca=ca or [],
+                       registry_repo=repos)
+
+
+def all_specs(b: SpecBuilder) -> dict[str, ImageSpec]:
+    jobs = {c.name: b.component(c) for c in b.app.components}
+    jobs["coordinator"] = b.coordinator()
+    return {n: j.spec for n, j in jobs.items()}
+
+
+def test_example_specs_share_one_dependency_set_for_the_plain_components(
+        tmp_path: Path) -> None:
+    specs = all_specs(builder_for(copy_app(tmp_path / "app")))
+    plain = {s.dependency_set for n, s in specs.items() if n not in ("render", "coordinator")}
+    assert len(plain) == 1 and specs["render"].dependency_set not in plain
+    assert len({s.tag for s in specs.values()}) == len(specs)
+
+
+def test_editing_one_handler_changes_only_that_component(tmp_path: Path) -> None:
+    app_file = copy_app(tmp_path / "app")
+    before = all_specs(builder_for(app_file))
+    handler = app_file.parent / "examples/sitegen/render/render.py"
+    handler.write_text(handler.read_text() + "# edited\n")
+    (app_file.parent / "examples/sitegen/toc/__pycache__").mkdir()
+    (app_file.parent / "examples/sitegen/toc/__pycache__/toc.cpython-311.pyc").write_bytes(b"x")
+    after = all_specs(builder_for(app_file))
+    changed = {n for n in before if before[n].tag != after[n].tag}
+    assert changed == {"render"}
+    assert plan.changed_inputs(after["render"].inputs, before["render"].inputs) == ["code"]
+    assert after["render"].dependency_set == before["render"].dependency_set
+
+
+def test_base_ca_and_requirements_are_inputs(tmp_path: Path) -> None:
+    app_file = copy_app(tmp_path / "app")
+    ref = all_specs(builder_for(app_file))
+    other_base = all_specs(builder_for(app_file, base_id="sha256:" + "1" * 64))
+    assert all(ref[n].tag != other_base[n].tag for n in ref)
+    with_ca = all_specs(builder_for(app_file, ca=[context.Entry("ca/00.pem", b"pem")]))
+    assert plan.changed_inputs(with_ca["render"].inputs, ref["render"].inputs) == ["build"]
+    assert with_ca["coordinator"].tag == ref["coordinator"].tag  # no build stage there
+    req = app_file.parent / "examples/sitegen/render/requirements.txt"
+    req.write_text(req.read_text() + "\n# a comment changes the file\n")
+    edited = all_specs(builder_for(app_file))
+    assert plan.changed_inputs(edited["render"].inputs, ref["render"].inputs) == [
+        "dependencies"]
+
+
+def test_ca_entries_must_be_pem(tmp_path: Path) -> None:
+    from lambda_complex.builder.errors import UserError
+    from lambda_complex.builder.images.specs import ca_entries
+
+    bad = tmp_path / "x.crt"
+    bad.write_text("hello")
+    with pytest.raises(UserError, match="not a PEM"):
+        ca_entries((bad,))
+    with pytest.raises(UserError, match="cannot read"):
+        ca_entries((tmp_path / "missing.crt",))
+
+
+# --- manifest and registry names ----------------------------------------------------------
+
+def test_manifest_write_is_atomic_and_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / ".lcbuild" / "images.json"
+    entry = manifest.entry(repository="r/a", tag="t", digest="sha256:" + "a" * 64,
+                           image_id="sha256:1", content_hash="h", platform="linux/amd64",
+                           inputs={"code": "c"})
+    assert entry["uri"] == "r/a@sha256:" + "a" * 64
+    manifest.write(path, "app", {"a": entry})
+    assert manifest.read(path) == {"a": entry}
+    assert [p.name for p in path.parent.iterdir()] == ["images.json"]  # no temp file left
+    path.write_text("{not json")
+    assert manifest.read(path) == {}
+
+
+def test_registry_names_and_schemes() -> None:
+    oci = registry.OciRegistry("127.0.0.1:5000", username=None, password=None)
+    assert oci.repository("sitegen", "Render") == "127.0.0.1:5000/sitegen/render"
+    assert oci.scheme == "http" and oci.auth_config() is None
+    prefixed = registry.OciRegistry("registry.example.com/team", "u", "p")
+    assert prefixed.repository("sitegen", "toc") == "registry.example.com/team/sitegen/toc"
+    assert prefixed.scheme == "https"
+    assert prefixed.auth_config() == {"username": "u", "password": "p",
+                                      "serveraddress": "registry.example.com"}
+    assert registry.is_loopback("localhost:5000") and not registry.is_loopback("10.0.0.1:5000")
+
+
+def test_copy_app_helper_keeps_the_example_valid(tmp_path: Path) -> None:
+    app = app_load.load(copy_app(tmp_path / "a"))
+    assert app.root == tmp_path / "a"
+    shutil.rmtree(tmp_path / "a")
