@@ -25,9 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import docker
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
