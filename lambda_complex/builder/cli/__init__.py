@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from lambda_complex.builder.cli import app_commands, images, stacks
+from lambda_complex.builder.cli import app_commands, images, local, stacks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +22,7 @@ cli.add_command(stacks.status)
 cli.add_command(stacks.pause)
 cli.add_command(stacks.resume)
 cli.add_command(images.images)
+cli.add_command(local.local)
 
 
 def main() -> None:

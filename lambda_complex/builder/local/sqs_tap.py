@@ -1,0 +1,97 @@
+"""A counting pass-through in front of the emulator's SQS API, for the report's message accounting.
+
+Every SQS call of the testbed's instances goes through it (`AWS_ENDPOINT_URL_SQS`); it forwards
+the request unchanged and counts, per queue name, the messages that SendMessage/SendMessageBatch
+actually accepted. That is the sender's side of "every message created", which no receiver can
+tell: a message deleted without being handled would otherwise vanish unseen. botocore speaks the
+JSON protocol to SQS (`X-Amz-Target: AmazonSQS.<Action>`). Loopback only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.parse
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_DROPPED_HEADERS = frozenset(
+    {"content-length", "connection", "transfer-encoding", "date", "server"}
+)
+
+
+def accepted(action: str, request: bytes, response: bytes) -> tuple[str, int] | None:
+    """(queue name, messages accepted) of a send call's request/response bodies, else None."""
+    if action not in ("AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch"):
+        return None
+    try:
+        sent, answer = json.loads(request or b"{}"), json.loads(response or b"{}")
+        queue = urllib.parse.urlsplit(str(sent["QueueUrl"])).path.rsplit("/", 1)[-1]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if action == "AmazonSQS.SendMessage":
+        return queue, 1 if "MessageId" in answer else 0
+    return queue, len(answer.get("Successful", []))
+
+
+class SqsTap:
+    """`start()`, point SQS clients at `url`, read `sent()`; `stop()`."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urllib.parse.urlsplit(upstream).netloc
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.tap = self  # type: ignore[attr-defined]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> SqsTap:
+        threading.Thread(target=self._server.serve_forever, args=(0.2,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def count(self, queue: str, n: int) -> None:
+        with self._lock:
+            self._counts[queue] += n
+
+    def sent(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        tap: SqsTap = self.server.tap  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        conn = http.client.HTTPConnection(tap.upstream, timeout=60)
+        try:
+            conn.request("POST", self.path, body=body, headers=headers)
+            answer = conn.getresponse()
+            data = answer.read()
+            kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in _DROPPED_HEADERS]
+            status = answer.status
+        finally:
+            conn.close()
+        if status == 200:
+            counted = accepted(self.headers.get("X-Amz-Target", ""), body, data)
+            if counted is not None:
+                tap.count(*counted)
+        head = [f"HTTP/1.1 {status} {http.client.responses.get(status, '')}"]
+        head += [f"{k}: {v}" for k, v in kept] + [f"Content-Length: {len(data)}", "", ""]
+        self.wfile.write("\r\n".join(head).encode("latin-1") + data)  # one write: no stall
+        self.wfile.flush()

@@ -1,0 +1,236 @@
+"""`lcbuild local run` end to end (emulator + real sceptre deploy + local Lambda service +
+schedules), its faults, and the pure report accounting."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from lambda_complex.builder.cli import cli
+from lambda_complex.builder.local import emulator as emulator_mod
+from lambda_complex.builder.local import progress, report, testbed
+from lambda_complex.runtime import chains, names
+
+from .conftest import missing_real_part
+
+REPO = Path(__file__).resolve().parents[2]
+LIMITS = {"ingest": 2, "render": 3, "search-index": 1, "toc": 2, "publish": 4}
+PAGES = ["about", "deploy", "images", "index", "install"]
+
+
+def _need_emulator() -> None:
+    try:
+        emulator_mod.find_moto_server()
+    except emulator_mod.EmulatorNotFound as e:
+        missing_real_part(str(e))
+
+
+# Pure: the report's accounting.
+C = report.Component("work", report.MESSAGE, "app-work", "app-work")
+INV = report.Component("sink", report.INVOCATION, "app-sink", None)
+
+
+def _line(component: str, key: str, outcome: str, reason: str | None = None) -> dict[str, Any]:
+    return {"event": "message", "component": component, "message_id": key, "outcome": outcome,
+            "reason": reason}
+
+
+def test_report_counts_and_accounts_every_message() -> None:
+    lines = [
+        _line("work", "m1", "succeeded"),
+        _line("work", "m2", "failed", "handler raised ValueError: x"),
+        _line("work", "m2", "failed", "handler raised ValueError: x"),  # then redrive -> DLQ
+        _line("work", "m3", "dead_lettered", "not an envelope: a JSON list"),
+        _line("work", "m4", "delete_failed"),
+        _line("work", "m4", "succeeded"),  # redelivered, handled again
+        _line("work", "m5", "released"),  # handed back, still queued
+        _line("sink", "r1", "succeeded"),
+        _line("sink", "r2", "failed", "handler raised KeyError: y"),
+    ]
+    stats = {"app-work": {"invocations": 3, "max_concurrency_observed": 2},
+             "app-sink": {"invocations": 3, "async_accepted": 3, "async_in_flight": 2}}
+    depths = {"work": report.Depth(queued=1, dead_lettered=2), "sink": report.Depth(0, 0)}
+    result = report.build([C, INV], stats, lines, depths, {"app-work": 5}, sent=5)
+
+    assert result["components"]["work"] == {
+        "invocations": 3, "handled": 5, "succeeded": 2, "failed": 2, "dead_lettered": 2,
+        "max_concurrency_observed": 2}
+    assert result["accounting"]["work"] == {
+        "created": 5, "done": 2, "dead_lettered": 2, "queued": 1, "lost": 0, "duplicates": 0}
+    assert result["accounting"]["sink"]["lost"] == 0  # r1 done, r2 still retrying, r3 queued
+    assert result["totals"] == {"sent": 5, "dead_lettered": 2, "lost": 0}
+
+
+def test_report_finds_a_message_deleted_without_being_accounted_for() -> None:
+    lines = [_line("work", "m1", "succeeded")]
+    depths = {"work": report.Depth(0, 0)}
+    result = report.build([C], {}, lines, depths, {"app-work": 3}, sent=3)
+    assert result["totals"]["lost"] == 2
+    dropped = report.build([INV], {"app-sink": {"async_accepted": 1, "dropped": 1}}, [],
+                           {"sink": report.Depth(0, 0)}, {}, sent=0)
+    assert dropped["totals"]["lost"] == 1
+
+
+def test_progress_rows_and_plain_lines() -> None:
+    lines = [_line("work", "m1", "succeeded"), _line("work", "m2", "failed", "handler raised")]
+    stats = {"app-sink": {"concurrency": 1, "async_in_flight": 3}}
+    rows = progress.rows([C, INV], {"work": (4, 2)}, stats, lines)
+    assert rows == [progress.Row("work", 4, 2, 1, 1), progress.Row("sink", 2, 1, 0, 0)]
+    assert progress.plain(rows[0]) == "work: queued 4, in flight 2, done 1, failed 1"
+
+
+# The example application, through the command line, in process mode.
+def test_example_app_end_to_end_in_process_mode(tmp_path: Path) -> None:
+    _need_emulator()
+    report_file = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, [
+        "local", "run", "--app", str(REPO / "lambda-complex.yaml"), "--mode", "process",
+        "--send", f"ingest=@{REPO / 'examples/sitegen/site.json'}", "--until-idle",
+        "--timeout", "120", "--report", str(report_file)])
+
+    assert result.exit_code == 0, result.output
+    for page in PAGES:
+        assert f"  demo/{page}.html" in result.output
+    assert "  demo/search.json" in result.output
+    got = json.loads(report_file.read_text())
+    handled = {name: c["handled"] for name, c in got["components"].items()}
+    assert handled == {"ingest": 1, "render": 4, "publish": 5, "toc": 1, "search-index": 4}
+    for name, c in got["components"].items():
+        assert c["succeeded"] == c["handled"] and c["failed"] == 0 and c["dead_lettered"] == 0
+        assert 1 <= c["max_concurrency_observed"] <= LIMITS[name]
+    assert got["totals"] == {"sent": 1, "dead_lettered": 0, "lost": 0}
+    assert not testbed.endpoint_path(REPO).exists()  # removed at stop
+
+
+def test_example_app_end_to_end_in_container_mode(tmp_path: Path) -> None:
+    _need_emulator()
+    from lambda_complex.builder.images import manifest
+
+    entries = manifest.read(manifest.path_for(REPO))
+    try:
+        import docker
+
+        engine = docker.from_env(timeout=5)
+        for name in (*LIMITS, "coordinator"):
+            engine.images.get(entries[name].get("image_id") or entries[name]["uri"])
+    except Exception as e:
+        missing_real_part(f"container mode needs Docker and built images (lcbuild images): {e}")
+    report_file = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, [
+        "local", "run", "--app", str(REPO / "lambda-complex.yaml"), "--mode", "container",
+        "--send", f"ingest=@{REPO / 'examples/sitegen/site.json'}", "--until-idle",
+        "--timeout", "150", "--report", str(report_file)])
+    assert result.exit_code == 0, result.output
+    got = json.loads(report_file.read_text())
+    assert {n: c["handled"] for n, c in got["components"].items()} == {
+        "ingest": 1, "render": 4, "publish": 5, "toc": 1, "search-index": 4}
+    assert got["totals"]["lost"] == 0
+
+
+# Faults, on a small application in tmp_path (fast: 1 s coordinator interval, short timeouts).
+FAULT_APP = """\
+name: faults
+version: 0.1.0
+deployment: {region: eu-west-1, registry: ecr}
+coordinator: {concurrency: 1, min_interval: 1, timeout: 20}
+components:
+  - name: work
+    type: event_from_message
+    max_concurrency: 3
+    queue_wait_time: 0
+    batch_size: 1
+    max_receive_count: 2
+    visibility_timeout: 4
+    lambda: {path: code, handler: fns.work, timeout: 4}
+"""
+FAULT_CODE = """\
+import time
+
+def work(event, context):
+    if event.get("n", 1) % 10 == 0:
+        raise ValueError(f"input {event['n']} is bad")
+    time.sleep(event.get("sleep", 0))
+"""
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testbed.Testbed]:
+    _need_emulator()
+    root = tmp_path_factory.mktemp("faults")
+    (root / "lambda-complex.yaml").write_text(FAULT_APP)
+    (root / "code").mkdir()
+    (root / "code" / "fns.py").write_text(textwrap.dedent(FAULT_CODE))
+    (root / "code" / "requirements.txt").write_text("")
+    with testbed.Testbed(root / "lambda-complex.yaml", "process", time_scale=0.05,
+                 service_options={"retry_delays": (0.2, 0.2)}) as bed:
+        yield bed
+
+
+def test_failing_inputs_end_dead_lettered_and_the_rest_is_processed(
+    faults: testbed.Testbed,
+) -> None:
+    faults.send_many("work", [{"n": n} for n in range(1, 21)])
+    assert faults.wait_idle(60)
+    got = faults.report()
+    work = got["components"]["work"]
+    assert work["dead_lettered"] == 2  # n = 10, 20, after max_receive_count (2) attempts
+    assert work["failed"] == 4
+    assert work["succeeded"] == 18
+    assert 1 <= work["max_concurrency_observed"] <= 3
+    assert got["totals"]["lost"] == 0
+
+
+def test_a_worker_killed_mid_invocation_has_its_message_redelivered(
+    faults: testbed.Testbed,
+) -> None:
+    before = faults.report()["components"]["work"]["succeeded"]
+    faults.send("work", {"n": 1, "sleep": 2})
+    deadline = time.monotonic() + 20
+    killed = 0
+    while not killed and time.monotonic() < deadline:
+        if faults.stats()["faults-work"]["concurrency"] > 0:
+            time.sleep(0.5)  # inside the handler's sleep
+            killed = faults.service.kill_running("faults-work")  # type: ignore[union-attr]
+        time.sleep(0.05)
+    assert killed == 1
+    assert faults.wait_idle(40)
+    got = faults.report()
+    assert got["components"]["work"]["succeeded"] == before + 1
+    assert got["totals"]["lost"] == 0
+
+
+def test_a_killed_coordinator_chain_is_restarted_by_the_schedule(
+    faults: testbed.Testbed,
+) -> None:
+    assert faults.service is not None
+    deadline = time.monotonic() + 10
+    while not faults.service.kill_running("faults-coordinator"):
+        assert time.monotonic() < deadline, "no coordinator generation ever ran"
+        time.sleep(0.1)
+    restarted_before = _restarts(faults)
+    # A dead chain's heartbeat goes stale after 2 x min_interval + 60 s of wall time: age it
+    # instead of waiting (the schedule, fired every 3 s here, must then restart the chain).
+    ssm = faults.client("ssm")
+    name = names.chain_parameter_name("faults", 0)
+    old = chains.Heartbeat.parse(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    assert old is not None
+    aged = old._replace(timestamp=time.time() - 600)
+    ssm.put_parameter(Name=name, Value=aged.to_json(), Type="String", Overwrite=True)
+    faults.send_many("work", [{"n": 1}, {"n": 2}])
+    assert faults.wait_idle(60)
+    deadline = time.monotonic() + 15
+    while _restarts(faults) <= restarted_before:
+        assert time.monotonic() < deadline, "the schedule never restarted the chain"
+        time.sleep(0.2)
+    assert faults.report()["totals"]["lost"] == 0
+
+
+def _restarts(bed: testbed.Testbed) -> int:
+    return sum(len(x.get("restarted") or []) for x in bed.logs.poll() if x["event"] == "schedule")
