@@ -65,8 +65,31 @@ def test_init_creates_an_application_that_validates(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["init", str(target)])
     assert result.exit_code == 0, result.output
     assert (target / "lambda-complex.yaml").exists()
+    config = yaml.safe_load((target / "config" / "config.yaml").read_text())
+    assert config["project_code"] == "my-app"
+    assert (target / "config" / "prod" / "functions.yaml").exists()
+    assert (target / "stacks" / "README.md").exists()
     check = runner.invoke(cli, ["validate", "--app", str(target / "lambda-complex.yaml")])
     assert check.exit_code == 0, check.output
     assert "my-app 0.1.0 is valid" in check.output
     again = runner.invoke(cli, ["init", str(target)])
     assert again.exit_code == 1 and "not empty" in again.output
+
+
+def test_init_writes_the_stack_group_of_the_repository() -> None:
+    """The scaffold's Sceptre stacks are the repository's own (no drift between the two)."""
+    template = ROOT / "lambda_complex" / "builder" / "scaffold" / "template" / "config" / "prod"
+    ours = sorted(p.name for p in (ROOT / "config" / "prod").glob("*.yaml"))
+    assert sorted(p.name for p in template.glob("*.yaml")) == ours
+    for name in ours:
+        assert (template / name).read_text() == (ROOT / "config" / "prod" / name).read_text()
+
+
+def test_generated_stack_group_carries_region_and_tags(tmp_path: Path) -> None:
+    from lambda_complex.builder import scaffold
+
+    scaffold.write_stack_group(tmp_path, "shop", "us-east-2", {"team": "web: ops"})
+    config = yaml.safe_load((tmp_path / "config" / "config.yaml").read_text())
+    assert config == {"project_code": "shop", "region": "us-east-2",
+                      "stack_tags": {"team": "web: ops"}}
+    assert (tmp_path / "config" / "prod" / "queues.yaml").exists()

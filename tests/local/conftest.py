@@ -17,6 +17,15 @@ from lambda_complex.builder.local.lambda_service import LambdaService
 from lambda_complex.builder.local.workers import ProcessLauncher
 from tests.conftest import missing_real_part
 
+# The example application built by `lcbuild images` once per session, shared with tests/images.
+from tests.images.conftest import (  # noqa: F401
+    base_image,
+    built,
+    ca_certs,
+    docker_client,
+    registry,
+)
+
 __all__ = ["missing_real_part"]  # re-exported for this folder's tests
 
 

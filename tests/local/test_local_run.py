@@ -17,6 +17,7 @@ from lambda_complex.builder.cli import cli
 from lambda_complex.builder.local import emulator as emulator_mod
 from lambda_complex.builder.local import progress, report, testbed
 from lambda_complex.runtime import chains, names
+from tests.images.conftest import Built
 
 from .conftest import missing_real_part
 
@@ -109,29 +110,23 @@ def test_example_app_end_to_end_in_process_mode(tmp_path: Path) -> None:
     assert not testbed.endpoint_path(REPO).exists()  # removed at stop
 
 
-def test_example_app_end_to_end_in_container_mode(tmp_path: Path) -> None:
-    _need_emulator()
-    from lambda_complex.builder.images import manifest
-
-    entries = manifest.read(manifest.path_for(REPO))
-    try:
-        import docker
-
-        engine = docker.from_env(timeout=5)
-        for name in (*LIMITS, "coordinator"):
-            engine.images.get(entries[name].get("image_id") or entries[name]["uri"])
-    except Exception as e:
-        missing_real_part(f"container mode needs Docker and built images (lcbuild images): {e}")
+def test_example_app_end_to_end_in_container_mode(tmp_path: Path, built: Built) -> None:
+    """The images `lcbuild images` built (session fixture: the stand-in Lambda base, the real
+    awslambdaric inside), run read-only by the local Lambda service."""
     report_file = tmp_path / "report.json"
     result = CliRunner().invoke(cli, [
-        "local", "run", "--app", str(REPO / "lambda-complex.yaml"), "--mode", "container",
+        "local", "run", "--app", str(built.app_file), "--mode", "container",
         "--send", f"ingest=@{REPO / 'examples/sitegen/site.json'}", "--until-idle",
         "--timeout", "150", "--report", str(report_file)])
     assert result.exit_code == 0, result.output
     got = json.loads(report_file.read_text())
     assert {n: c["handled"] for n, c in got["components"].items()} == {
         "ingest": 1, "render": 4, "publish": 5, "toc": 1, "search-index": 4}
+    for name, c in got["components"].items():
+        assert 1 <= c["max_concurrency_observed"] <= LIMITS[name]
     assert got["totals"]["lost"] == 0
+    for page in PAGES:
+        assert f"demo/{page}.html" in result.output
 
 
 # Faults, on a small application in tmp_path (fast: 1 s coordinator interval, short timeouts).

@@ -3,7 +3,6 @@ copy of the project (definition, components, Sceptre config) with a fake build m
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from lambda_complex.builder.app import load
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy.images import Images
+from lambda_complex.builder.images import manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "ab" * 32
@@ -36,14 +36,15 @@ def example_images(example_app: App) -> Images:
 
 
 def write_manifest(project: Path, components: list[str], app_name: str = "sitegen") -> Path:
-    path = project / ".lcbuild" / "images.json"
-    path.parent.mkdir(exist_ok=True)
-    data = {
-        "components": {c: {"repository": f"{REGISTRY}/{app_name}/{c.lower()}", "tag": "t",
-                           "digest": DIGEST} for c in components},
-        "coordinator": {"image_uri": f"{REGISTRY}/{app_name}/coordinator:t", "digest": DIGEST},
+    """A build manifest as `lcbuild images --push` writes it (same writer), without building."""
+    path = manifest.path_for(project)
+    entries = {
+        name: manifest.entry(repository=f"{REGISTRY}/{app_name}/{name.lower()}", tag="t",
+                             digest=DIGEST, image_id=None, content_hash="h",
+                             platform="linux/amd64", inputs={})
+        for name in [*components, "coordinator"]
     }
-    path.write_text(json.dumps(data))
+    manifest.write(path, app_name, entries)
     return path
 
 

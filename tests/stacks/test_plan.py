@@ -14,6 +14,7 @@ from lambda_complex.builder.deploy import images, plan
 from lambda_complex.builder.deploy.aws import Parameter, parse_template
 from lambda_complex.builder.deploy.plan import Counts, DeployedQueue
 from lambda_complex.builder.deploy.status import chain_summary
+from lambda_complex.builder.images import manifest
 
 
 def deployed(component: str, kind: str, name: str) -> DeployedQueue:
@@ -79,22 +80,28 @@ def test_manifest_reader(tmp_path: Path, example_app: App) -> None:
     with pytest.raises(images.ManifestError, match=r"does not exist.*lcbuild images"):
         images.read(path, example_app)
     digest = "sha256:" + "cd" * 32
-    path.write_text(json.dumps({
-        "components": {
-            "ingest": {"image_uri": f"127.0.0.1:5000/sitegen/ingest@{digest}"},
-            "render": {"repository": "127.0.0.1:5000/sitegen/render", "digest": digest},
-            "toc": {"image_uri": "127.0.0.1:5000/sitegen/toc:abc", "digest": digest},
-        },
-        "coordinator": {"repository": "r/coordinator", "digest": digest},
-    }))
+
+    def entry(name: str, pushed: bool = True) -> dict[str, object]:
+        return manifest.entry(repository=f"127.0.0.1:5000/sitegen/{name}", tag="abc",
+                              digest=digest if pushed else None, image_id="sha256:ef",
+                              content_hash="h", platform="linux/amd64", inputs={})
+
+    manifest.write(path, "sitegen", {"ingest": entry("ingest"), "render": entry("render"),
+                                     "toc": entry("toc", pushed=False),
+                                     "coordinator": entry("coordinator")})
     with pytest.raises(images.ManifestError) as e:
         images.read(path, example_app)
-    assert "'search-index', 'publish'" in str(e.value)
-    assert images.component_image(path, "toc") == f"127.0.0.1:5000/sitegen/toc@{digest}"
+    message = str(e.value)
+    assert "no image for 'search-index'" in message and "no image for 'publish'" in message
+    assert "'toc' was built but not pushed" in message
     assert images.component_image(path, "render") == f"127.0.0.1:5000/sitegen/render@{digest}"
-    assert images.component_image(path, "coordinator") == f"r/coordinator@{digest}"
-    with pytest.raises(images.ManifestError, match="no image for component 'publish'"):
+    assert images.component_image(path, "coordinator") == (
+        f"127.0.0.1:5000/sitegen/coordinator@{digest}")
+    with pytest.raises(images.ManifestError, match="no image for 'publish'"):
         images.component_image(path, "publish")
-    path.write_text(json.dumps({"components": {"toc": {"image_uri": "r/toc:latest"}}}))
-    with pytest.raises(images.ManifestError, match="not pinned by digest"):
+    manifest.write(path, "othergen", {"ingest": entry("ingest")})
+    with pytest.raises(images.ManifestError, match="built for application 'othergen'"):
+        images.read(path, example_app)
+    path.write_text(json.dumps({"components": {}}))
+    with pytest.raises(images.ManifestError, match="not a build manifest"):
         images.component_image(path, "toc")

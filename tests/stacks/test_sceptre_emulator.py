@@ -213,7 +213,7 @@ def test_bad_input_is_refused_before_anything_is_created(aws: Emulator, project:
     account = Account()
     manifest = project / ".lcbuild" / "images.json"
     data = json.loads(manifest.read_text())
-    del data["components"]["toc"]
+    del data["images"]["toc"]
     manifest.write_text(json.dumps(data))
     out = failed(sceptre(project, "launch", "-y", "prod"))
     assert "no image for 'toc'" in out and "lcbuild images" in out

@@ -110,7 +110,8 @@ class Instance:
         self.lost = True
         if self.handle is not None:
             self.handle.kill()
-        self._log.write(f"{message}\n".encode())
+        if not self._log.closed:  # stop() may have closed it while this execution was ending
+            self._log.write(f"{message}\n".encode())
         inv.finish(error_body(error_type, inv.request_id, message), error_type)
 
     def _tail(self, offset: int) -> bytes:

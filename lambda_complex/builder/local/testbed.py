@@ -3,11 +3,11 @@ deployed to it with the real `sceptre` CLI, the local Lambda service and the sch
 input, waiting until idle, the report. `Testbed` stops everything it started, in reverse order,
 whatever happens (use it as a context manager).
 
-Deploying locally: the stacks resolve images with `!lc_image` from the build manifest, and process
-mode has no images. So sceptre runs in a shadow project, `.lcbuild/local/deploy/`: symlinks to the
-project's files, a copy of the definition, and its own `.lcbuild/images.json` naming placeholder
-images pinned by digest (moto keeps but never runs them; the Lambda service runs local images or
-source folders). A project without `config/` gets the repository's stack group.
+Deploying locally: the project's own stack group (`config/`; where a project has none, the one
+`lcbuild init` writes, generated under `.lcbuild/local/deploy/`), as in production. The stacks
+resolve images with `!lc_image` from a build manifest; locally they get a placeholder manifest
+(`LCBUILD_MANIFEST`: images pinned by a zero digest, which moto keeps but never runs) because the
+Lambda service runs the local images or the source folders itself.
 
 Local convenience: S3 buckets named by the application's role statements (`arn:aws:s3:::NAME/...`)
 are created in the emulator when the stacks do not create them.
@@ -28,16 +28,19 @@ from typing import Any, Literal
 
 import boto3
 
+from lambda_complex.builder import scaffold
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.app.model import App, ComponentType
+from lambda_complex.builder.deploy import images
+from lambda_complex.builder.images import manifest
 from lambda_complex.builder.local import emulator as emulator_mod
 from lambda_complex.builder.local import functions, lambda_service, report, schedules, sqs_tap
+from lambda_complex.builder.sceptre import project
 from lambda_complex.runtime import envelope, names
 
 Mode = Literal["process", "container"]
 LOCAL_DIR = Path(".lcbuild") / "local"
 ENDPOINT_FILE = "endpoint"  # .lcbuild/local/endpoint: the emulator's URL while a run is up
-REPO_ROOT = Path(__file__).resolve().parents[3]
 _PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 _QUEUE_ATTRIBUTES = [
     "ApproximateNumberOfMessages",
@@ -59,45 +62,39 @@ def endpoint_path(root: Path) -> Path:
     return root / LOCAL_DIR / ENDPOINT_FILE
 
 
-def shadow_project(app: App, target: Path) -> Path:
-    """The project as sceptre sees it locally (see the module doc); returns its folder."""
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    for entry in app.root.iterdir():
-        if entry.name not in (".lcbuild", app.source.name):
-            (target / entry.name).symlink_to(entry.resolve())
-    shutil.copy(app.source, target / app.source.name)
-    if not (app.root / "config").is_dir():
-        _default_config(app, target / "config")
-    manifest = {
-        "components": {
-            c: {"image_uri": f"local/{app.name}/{c}@{_PLACEHOLDER_DIGEST}"}
-            for c in app.component_names
-        },
-        "coordinator": {"image_uri": f"local/{app.name}/coordinator@{_PLACEHOLDER_DIGEST}"},
+def write_placeholder_manifest(app: App, path: Path) -> Path:
+    """A build manifest (the one format) naming placeholder images pinned by digest."""
+    entries = {
+        name: manifest.entry(repository=f"local/{app.name}/{name.lower()}", tag="local",
+                             digest=_PLACEHOLDER_DIGEST, image_id=None, content_hash="",
+                             platform="", inputs={})
+        for name in (*app.component_names, names.COORDINATOR)
     }
-    (target / ".lcbuild").mkdir()
-    (target / ".lcbuild" / "images.json").write_text(json.dumps(manifest, indent=2))
-    return target
+    manifest.write(path, app.name, entries)
+    return path
 
 
-def _default_config(app: App, target: Path) -> None:
-    shutil.copytree(REPO_ROOT / "config", target)
-    tags = "".join(f"\n  {k}: {v}" for k, v in app.deployment.tags.items()) or " {}"
-    (target / "config.yaml").write_text(
-        f"project_code: {app.name}\nregion: {app.deployment.region}\nstack_tags:{tags}\n"
-    )
+def sceptre_project(app: App, work_dir: Path) -> Path:
+    """The project's own Sceptre folder; for a project without `config/`, the stack group that
+    `lcbuild init` writes, generated under work_dir (the definition stays where it is)."""
+    if (app.root / "config").is_dir():
+        return app.root
+    shutil.rmtree(work_dir, ignore_errors=True)
+    scaffold.write_stack_group(work_dir, app.name, app.deployment.region, app.deployment.tags)
+    return work_dir
 
 
-def deploy(app: App, project: Path, env: dict[str, str], log_path: Path) -> None:
+def deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_path: Path) -> None:
     """`sceptre launch -y prod` against the emulator (env); its output goes to log_path."""
     sceptre = Path(sys.executable).with_name("sceptre")
-    command = [str(sceptre if sceptre.exists() else "sceptre"), "--dir", str(project)]
+    folder = sceptre_project(app, log_path.parent / "deploy")
+    command = [str(sceptre if sceptre.exists() else "sceptre"), "--dir", str(folder)]
     with open(log_path, "wb") as log:
         done = subprocess.run(
             [*command, "launch", "-y", "prod"],
-            cwd=project,
-            env={**os.environ, **env, "LCBUILD_APP": app.source.name},
+            cwd=folder,
+            env={**os.environ, **env, project.APP_FILE_ENV: str(app.source),
+                 images.MANIFEST_ENV: str(placeholder_manifest)},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -224,8 +221,8 @@ class Testbed:
         self.emulator = emulator_mod.start(log_path=self.dir / "emulator.log")
         endpoint_path(self.app.root).write_text(self.emulator.endpoint_url + "\n")
         self.say(f"emulator at {self.emulator.endpoint_url}; deploying the stack group (sceptre)")
-        project = shadow_project(self.app, self.dir / "deploy")
-        deploy(self.app, project, self.emulator.client_env(), self.dir / "sceptre.log")
+        placeholders = write_placeholder_manifest(self.app, self.dir / "images.json")
+        deploy(self.app, placeholders, self.emulator.client_env(), self.dir / "sceptre.log")
         self._create_buckets()
         self.tap = sqs_tap.SqsTap(self.emulator.endpoint_url).start()
         aws_env = {**self.emulator.client_env(), "AWS_ENDPOINT_URL_SQS": self.tap.url}
@@ -281,13 +278,11 @@ class Testbed:
         )
 
     def _functions(self) -> list[functions.FunctionDefinition]:
-        images: dict[str, str] = {}
+        built: dict[str, str] = {}
         if self.mode == "container":
-            from lambda_complex.builder.images import manifest
-
-            images = functions.local_images(manifest.read(manifest.path_for(self.app.root)))
+            built = functions.local_images(manifest.read(manifest.path_for(self.app.root)))
         deployed = functions.from_emulator(self.client("lambda"))
-        return functions.merge(deployed, functions.from_app(self.app, images=images))
+        return functions.merge(deployed, functions.from_app(self.app, images=built))
 
     def _create_buckets(self) -> None:
         s3 = self.client("s3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from importlib.abc import Traversable
@@ -35,7 +36,28 @@ def create(directory: Path, name: str | None = None) -> list[Path]:
                         "digits in words joined by single hyphens; pass --name")
     if directory.exists() and any(directory.iterdir()):
         raise UserError(f"{directory} is not empty; choose a new directory")
-    template = resources.files(__package__).joinpath("template")
+    return _copy(_template(), directory, app_name)
+
+
+def write_stack_group(directory: Path, app_name: str, region: str,
+                      tags: dict[str, str]) -> list[Path]:
+    """The Sceptre project config (`config/`) of an application, as `init` writes it, with the
+    definition's region and tags (for `lcbuild local run` on a project that has none)."""
+    created = _copy(_template().joinpath("config"), directory / "config", app_name)
+    config = directory / "config" / "config.yaml"
+    lines = [f"project_code: {app_name}", f"region: {region}"]
+    if tags:
+        lines.append("stack_tags:")
+        lines.extend(f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in tags.items())
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return created
+
+
+def _template() -> Traversable:
+    return resources.files(__package__).joinpath("template")
+
+
+def _copy(template: Traversable, directory: Path, app_name: str) -> list[Path]:
     created: list[Path] = []
     for relative, source in _files(template):
         target = directory / relative

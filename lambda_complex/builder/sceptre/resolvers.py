@@ -16,11 +16,10 @@ from lambda_complex.builder.sceptre.errors import as_sceptre_errors
 class LcImage(Resolver):  # type: ignore[misc]
     @as_sceptre_errors
     def resolve(self) -> Any:
-        config = self.stack.stack_group_config
-        path = images.manifest_path(project.project_root(config))
+        app = project.load_app(self.stack.stack_group_config, project_code=self.stack.project_code,
+                               region=self.stack.region)
+        path = images.manifest_path(app.root)
         if self.argument:
             return images.component_image(path, str(self.argument))
-        app = project.load_app(config, project_code=self.stack.project_code,
-                               region=self.stack.region)
         found = images.read(path, app)
         return {**found.components, images.COORDINATOR_KEY: found.coordinator}
