@@ -229,3 +229,27 @@ def test_a_killed_coordinator_chain_is_restarted_by_the_schedule(
 
 def _restarts(bed: testbed.Testbed) -> int:
     return sum(len(x.get("restarted") or []) for x in bed.logs.poll() if x["event"] == "schedule")
+
+
+def test_status_pause_and_resume_against_the_running_testbed(faults: testbed.Testbed) -> None:
+    app_file = str(faults.app.source)
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["status", "--local", "--json", "--app", app_file])
+    assert shown.exit_code == 0, shown.output
+    status = json.loads(shown.output)
+    assert "work" in json.dumps(status) and "running" in json.dumps(status)
+    paused = runner.invoke(cli, ["pause", "--local", "--app", app_file])
+    assert paused.exit_code == 0 and "-> paused" in paused.output, paused.output
+    resumed = runner.invoke(cli, ["resume", "--local", "--app", app_file])
+    assert resumed.exit_code == 0 and "paused -> running" in resumed.output, resumed.output
+    assert faults.report()["totals"]["lost"] == 0
+
+
+def test_status_local_without_a_run_is_a_clear_error(tmp_path: Path) -> None:
+    from lambda_complex.builder.scaffold import create
+
+    create(tmp_path / "app")
+    result = CliRunner().invoke(cli, ["status", "--local", "--app",
+                                      str(tmp_path / "app" / "lambda-complex.yaml")])
+    assert result.exit_code == 1
+    assert "no `lcbuild local run` is running" in result.output

@@ -9,51 +9,72 @@ from typing import TYPE_CHECKING
 import click
 
 from lambda_complex.builder.cli.common import app_option, load_app, report_user_errors
+from lambda_complex.builder.errors import UserError
 
 if TYPE_CHECKING:
+    from lambda_complex.builder.app.model import App
     from lambda_complex.builder.deploy.aws import Aws
 
 
-def _aws(region: str) -> Aws:
-    from lambda_complex.builder.deploy.aws import Aws  # boto3 only for commands that need it
+local_option = click.option(
+    "--local", is_flag=True,
+    help="Talk to the application running under `lcbuild local run` instead of AWS.")
 
-    return Aws(region)
+
+def _aws(app: App, local: bool) -> Aws:
+    import boto3
+
+    from lambda_complex.builder.deploy.aws import Aws  # boto3 only for commands that need it
+    from lambda_complex.builder.local import testbed
+
+    if not local:
+        return Aws(app.deployment.region)
+    endpoint_file = testbed.endpoint_path(app.root)
+    if not endpoint_file.exists():
+        raise UserError(f"no `lcbuild local run` is running for {app.name} "
+                        f"({endpoint_file} does not exist)")
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                            region_name=app.deployment.region)
+    return Aws(app.deployment.region, session, endpoint_file.read_text().strip())
 
 
 @click.command()
 @app_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@local_option
 @report_user_errors
-def status(app_file: Path, as_json: bool) -> None:
+def status(app_file: Path, as_json: bool, local: bool) -> None:
     """Queue depth, in flight, dead-lettered and limit per component; coordinator chains alive,
     last coordinator run; running, paused or deploying."""
     from lambda_complex.builder.deploy import status as status_mod
 
     app = load_app(app_file)
-    result = status_mod.gather(app, _aws(app.deployment.region))
+    result = status_mod.gather(app, _aws(app, local))
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json
                else status_mod.format_text(result))
 
 
 @click.command()
 @app_option
+@local_option
 @report_user_errors
-def pause(app_file: Path) -> None:
+def pause(app_file: Path, local: bool) -> None:
     """Stop dispatching (the coordinator starts nothing); nothing is deleted."""
     from lambda_complex.builder.deploy import control
 
     app = load_app(app_file)
-    before, after = control.pause(app, _aws(app.deployment.region))
+    before, after = control.pause(app, _aws(app, local))
     click.echo(f"{app.name}: {before} -> {after}")
 
 
 @click.command()
 @app_option
+@local_option
 @report_user_errors
-def resume(app_file: Path) -> None:
+def resume(app_file: Path, local: bool) -> None:
     """Start dispatching again."""
     from lambda_complex.builder.deploy import control
 
     app = load_app(app_file)
-    before, after = control.resume(app, _aws(app.deployment.region))
+    before, after = control.resume(app, _aws(app, local))
     click.echo(f"{app.name}: {before} -> {after}")

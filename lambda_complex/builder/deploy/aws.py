@@ -51,12 +51,17 @@ def parse_template(body: Any) -> dict[str, Any]:
 
 
 class Aws:
-    def __init__(self, region: str, session: boto3.Session | None = None) -> None:
+    def __init__(self, region: str, session: boto3.Session | None = None,
+                 endpoint_url: str | None = None) -> None:
+        """`endpoint_url`: an emulator (`lcbuild local run`) instead of AWS."""
         self.session = session or boto3.Session(region_name=region)
         self.region = region
-        self.sqs: SQSClient = self.session.client("sqs", region_name=region)
-        self.ssm: SSMClient = self.session.client("ssm", region_name=region)
-        self.cfn: CloudFormationClient = self.session.client("cloudformation", region_name=region)
+        self.sqs: SQSClient = self.session.client(
+            "sqs", region_name=region, endpoint_url=endpoint_url)
+        self.ssm: SSMClient = self.session.client(
+            "ssm", region_name=region, endpoint_url=endpoint_url)
+        self.cfn: CloudFormationClient = self.session.client(
+            "cloudformation", region_name=region, endpoint_url=endpoint_url)
 
     # --- SSM ---
     def get_parameter(self, name: str) -> Parameter | None:
