@@ -2,7 +2,8 @@
 what is done; repeat while the queue has messages and time remains.
 
 Taking batch after batch (not one message per invocation, as the old design did) keeps a
-concurrency slot busy between coordinator ticks. Time policy: before every receive and every
+concurrency slot busy between coordinator ticks; the next batch is received while the current
+one is handled (and the lease taken during the first receive), so SQS latency overlaps work. Time policy: before every receive and every
 handler call the remaining time must exceed a reserve of max(20% of the timeout, 1 s, 1.5x the
 longest batch so far), so the batch in hand can still be routed and deleted; the long poll is
 shortened to fit what is left. Messages received but not started when time runs short are handed
@@ -12,6 +13,7 @@ prompt; after max_receive_count receives SQS redrive moves it to the dead-letter
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -66,40 +68,90 @@ class Summary:
         return dict(vars(self))
 
 
+class _Background:
+    """One call on its own thread (a receive or the lease), joined before the invocation ends:
+    Lambda freezes a finished invocation's threads, so none may outlive it."""
+
+    def __init__(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Any, args: Any, kwargs: Any) -> None:
+        try:
+            self._result = fn(*args, **kwargs)
+        except BaseException as e:  # re-raised by get(), in the invocation's own thread
+            self._error = e
+
+    def get(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _receive(url: str, batch_size: int, wait: int) -> list[Any]:
+    messages: list[Any] = (
+        resources.sqs()
+        .receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=batch_size,
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        .get("Messages", [])
+    )
+    return messages
+
+
 def run(
     config: RuntimeConfig,
     user_handler: handling.UserHandler,
     routing_function: Any,
     context: Any,
 ) -> dict[str, Any]:
+    """Pipelined: the next batch is received while this one is handled, and the lease is taken
+    alongside the first receive, so SQS latency (large on the local emulator, where every call
+    costs in proportion to the queue's depth) overlaps the handler's time instead of adding to
+    it. A prefetched batch that time no longer allows is handed back at once, like untaken
+    messages; the prefetch is always joined before the invocation returns."""
     own = config.own
     summary = Summary()
-    lease = inflight.acquire(config.app, own.name, own.timeout)
+    # Accounting never blocks processing (see inflight.acquire): take the lease meanwhile.
+    lease_call = _Background(inflight.acquire, config.app, own.name, own.timeout)
     queue_name = names.queue_name(config.app, own.name)
+    pending: _Background | None = None
+    url = ""
     try:
         url = resources.queue_url(queue_name)
         longest = 0.0
         while True:
             reserve = reserve_ms(own.timeout, longest)
-            remaining = context.get_remaining_time_in_millis()
-            wait = receive_wait(remaining, reserve, own.queue_wait_time)
-            if wait is None:
-                summary.stopped = "time"
-                break
-            messages = (
-                resources.sqs()
-                .receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=own.batch_size,
-                    WaitTimeSeconds=wait,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            if pending is None:  # nothing prefetched: receive now, if time allows
+                wait = receive_wait(
+                    context.get_remaining_time_in_millis(), reserve, own.queue_wait_time
                 )
-                .get("Messages", [])
-            )
+                if wait is None:
+                    summary.stopped = "time"
+                    break
+                pending = _Background(_receive, url, own.batch_size, wait)
+            messages: list[Any] = pending.get()
+            pending = None
             if not messages:
+                break
+            if context.get_remaining_time_in_millis() < reserve:  # prefetched, now too late
+                _hand_back(config, url, messages, summary)
+                summary.stopped = "time"
                 break
             start = time.perf_counter()
             summary.batches += 1
+            # Prefetch the next batch if time allows one after this (estimated as the longest).
+            wait = receive_wait(
+                context.get_remaining_time_in_millis() - longest, reserve, own.queue_wait_time
+            )
+            if wait is not None:
+                pending = _Background(_receive, url, own.batch_size, wait)
             keep_going = _batch(
                 config, url, messages, user_handler, routing_function, context, reserve, summary
             )
@@ -111,9 +163,32 @@ def run(
             resources.forget_queue_url(queue_name)  # recreated queue: look it up again next time
         raise
     finally:
-        inflight.release(lease)
+        try:
+            if pending is not None:  # received ahead but not taken: visible again at once
+                _hand_back(config, url, pending.get(), summary)
+        finally:
+            inflight.release(_lease(lease_call))
     log.emit("invocation", component=own.name, **summary.as_dict())
     return summary.as_dict()
+
+
+def _lease(call: _Background) -> inflight.Lease | None:
+    try:
+        lease: inflight.Lease | None = call.get()
+        return lease
+    except Exception as e:  # acquire logs its own failures; this is only a safety net
+        log.emit("lease_failed", component="", error=str(e))
+        return None
+
+
+def _hand_back(config: RuntimeConfig, url: str, messages: Sequence[Any], summary: Summary) -> None:
+    if not messages:
+        return
+    summary.received += len(messages)
+    summary.released += len(messages)
+    _set_visibility(url, messages, None)
+    for message in messages:
+        log.outcome(config.component, None, message["MessageId"], "released", 0.0)
 
 
 def _batch(

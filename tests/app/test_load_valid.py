@@ -62,3 +62,13 @@ def test_graph_formats(write_definition: Callable[[Any], Path]) -> None:
     dot = graph.render(app, "dot")
     assert '"orders" -> "notify";' in dot
     assert "orders [queue, max 2] -> bill, notify" in graph.render(app, "text")
+
+
+def test_api_validate_lists_problems(write_definition: Callable[[Any], Path]) -> None:
+    from lambda_complex.builder import api
+
+    data = valid()
+    assert api.validate(write_definition(data)) == []
+    data["components"][0]["batch_size"] = 0
+    problems = api.validate(write_definition(data))
+    assert [p.path for p in problems] == ["components[0].batch_size"]
