@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 RUNNING = "running"
 PAUSED = "paused"
+DEPLOYING = "deploying"  # written by the builder's switchover hook for the length of a deploy
 
 
 def set_paused(app: str, paused: bool, ssm: SSMClient | None = None) -> None:

@@ -21,13 +21,12 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import iam
 from lambda_complex.builder.cfn.lambdas import FunctionSpec, add_function
 from lambda_complex.builder.deploy.images import Images
-from lambda_complex.runtime import names
+from lambda_complex.runtime import control, names
 
 INVOKER_COMMAND = ("lambda_complex.runtime.invoker.handler",)
 INVOKER_TIMEOUT = 120
 SCHEDULE = "rate(1 minute)"
 SCHEDULE_INPUT = {"source": "schedule"}
-RUNNING = "running"
 
 
 def coordinator_spec(app: App, image_uri: str) -> FunctionSpec:
@@ -79,17 +78,17 @@ def render(app: App, images: Images) -> dict[str, Any]:
         Principal="events.amazonaws.com",
         SourceArn=GetAtt(rule, "Arn"),
     ))
-    control = template.add_resource(Parameter(
+    switch = template.add_resource(Parameter(
         "ControlParameter",
         Name=names.control_parameter_name(app.name),
         Type="String",
-        Value=RUNNING,
+        Value=control.RUNNING,
         Description=f"running or paused: whether {app.name}'s coordinator dispatches",
         # No Tags here: the stack tags (config/config.yaml, checked to include deployment.tags)
         # propagate to it, and moto's CloudFormation crashes on this property's map form.
     ))
     template.add_output(Output("CoordinatorFunctionArn", Value=GetAtt(coordinator, "Arn")))
     template.add_output(Output("InvokerFunctionArn", Value=GetAtt(invoker, "Arn")))
-    template.add_output(Output("ControlParameterName", Value=Ref(control)))
+    template.add_output(Output("ControlParameterName", Value=Ref(switch)))
     rendered: dict[str, Any] = template.to_dict()
     return rendered

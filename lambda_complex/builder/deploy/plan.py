@@ -8,12 +8,11 @@ from typing import Any
 
 from lambda_complex.builder.cfn import common
 from lambda_complex.builder.cfn.common import DLQ, INFLIGHT, INPUT, QueueSpec
+from lambda_complex.runtime import control
 
-RUNNING = "running"
-PAUSED = "paused"
-# Written by the switchover hook for the length of a deploy. The runtime dispatches only while it
-# reads `running` (runtime.names), so this pauses too, and tells a deploy's pause from a user's.
-DEPLOYING = "deploying"
+# The dispatch switch's values. The runtime dispatches only while it reads `running`, so the
+# switchover hook's `deploying` pauses too, and tells a deploy's pause from a user's.
+RUNNING, PAUSED, DEPLOYING = control.RUNNING, control.PAUSED, control.DEPLOYING
 
 
 @dataclass(frozen=True)
