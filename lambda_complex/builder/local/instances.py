@@ -8,7 +8,6 @@ as CloudWatch keeps one log stream per execution environment.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -63,8 +62,8 @@ class Instance:
 
     def run(self, inv: Invocation, init_timeout: float) -> bytes:
         """Run `inv` to its end (its `result`/`error_type` say how); returns the log tail."""
-        start_offset = os.fstat(self._log.fileno()).st_size
-        self._log.write(f"START RequestId: {inv.request_id} Version: $LATEST\n".encode())
+        start_offset = self.log_path.stat().st_size
+        self._write(f"START RequestId: {inv.request_id} Version: $LATEST\n".encode())
         self.api.submit(inv)
         self._watch(inv, init_timeout)
         if self.api.init_error is not None:  # the runtime exits after reporting it
@@ -76,7 +75,7 @@ class Instance:
             else ""
         )
         rss = (self.handle.rss_bytes() if self.handle else None) or 0
-        self._log.write(
+        self._write(
             f"END RequestId: {inv.request_id}\nREPORT RequestId: {inv.request_id}\t"
             f"Duration: {duration:.2f} ms\tMemory Size: {self.fn.memory} MB\t"
             f"Max Memory Used: {rss // 2**20} MB{init}\n".encode()
@@ -110,9 +109,13 @@ class Instance:
         self.lost = True
         if self.handle is not None:
             self.handle.kill()
-        if not self._log.closed:  # stop() may have closed it while this execution was ending
-            self._log.write(f"{message}\n".encode())
+        self._write(f"{message}\n".encode())
         inv.finish(error_body(error_type, inv.request_id, message), error_type)
+
+    def _write(self, data: bytes) -> None:
+        # stop() (the service shutting down) may close the log while an execution is ending.
+        if not self._log.closed:
+            self._log.write(data)
 
     def _tail(self, offset: int) -> bytes:
         with open(self.log_path, "rb") as f:
