@@ -29,7 +29,7 @@ components:
     type: event_from_message
     max_concurrency: {c}
     queue_wait_time: 1
-    batch_size: 1
+    batch_size: 10
     visibility_timeout: 30
     lambda: {{path: code, handler: fns.work, timeout: 30}}
 """
@@ -57,6 +57,25 @@ def emulator_cost(bed: testbed.Testbed, calls: int = 50) -> tuple[float, float]:
     return statistics.mean(sends) * 1000, statistics.mean(receives) * 1000
 
 
+def depth_cost(bed: testbed.Testbed, depth: int) -> tuple[float, float]:
+    """Mean ms of SendMessageBatch(10) and ReceiveMessage(10) on a queue `depth` deep: moto's
+    cost grows with depth (the embedded emulator's launcher keeps receives O(1) per message)."""
+    sqs = bed.client("sqs")
+    url = sqs.create_queue(QueueName="bench-depth")["QueueUrl"]
+    entries = [{"Id": str(i), "MessageBody": "x"} for i in range(10)]
+    for _ in range(depth // 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    sends, receives = [], []
+    for _ in range(10):
+        start = time.perf_counter()
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        sends.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600)
+        receives.append(time.perf_counter() - start)
+    return statistics.mean(sends) * 1000, statistics.mean(receives) * 1000
+
+
 def run(n: int, c: int, t: float, min_interval: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="lc-bench-"))
     (root / "lambda-complex.yaml").write_text(APP.format(c=c, min_interval=min_interval))
@@ -80,6 +99,7 @@ def run(n: int, c: int, t: float, min_interval: int) -> dict[str, Any]:
                 and x.get("outcome") == "succeeded"]
         makespan = max(x["ts"] for x in done) - start
         send_ms, receive_ms = emulator_cost(bed)
+        batch_send_ms, batch_receive_ms = depth_cost(bed, n)
     work = result["components"]["work"]
     ideal = n * t / c
     return {
@@ -90,6 +110,8 @@ def run(n: int, c: int, t: float, min_interval: int) -> dict[str, Any]:
         "succeeded": work["succeeded"], "invocations": work["invocations"],
         "lost": result["totals"]["lost"],
         "emulator_send_ms": round(send_ms, 2), "emulator_receive_ms": round(receive_ms, 2),
+        "emulator_batch_send_ms_at_n": round(batch_send_ms, 1),
+        "emulator_batch_receive_ms_at_n": round(batch_receive_ms, 1),
     }
 
 
@@ -107,7 +129,9 @@ def main() -> None:
     print(f"max concurrency observed {r['max_concurrency_observed']} (limit {r['c']}); "
           f"succeeded {r['succeeded']}, invocations {r['invocations']}, lost {r['lost']}")
     print(f"emulator per call: SendMessage {r['emulator_send_ms']} ms, "
-          f"ReceiveMessage {r['emulator_receive_ms']} ms")
+          f"ReceiveMessage {r['emulator_receive_ms']} ms (empty queue); at depth {r['n']}: "
+          f"SendMessageBatch(10) {r['emulator_batch_send_ms_at_n']} ms, "
+          f"ReceiveMessage(10) {r['emulator_batch_receive_ms_at_n']} ms")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,13 @@ what is done; repeat while the queue has messages and time remains.
 
 Taking batch after batch (not one message per invocation, as the old design did) keeps a
 concurrency slot busy between coordinator ticks; the next batch is received while the current
-one is handled (and the lease taken during the first receive), so SQS latency overlaps work. Time policy: before every receive and every
-handler call the remaining time must exceed a reserve of max(20% of the timeout, 1 s, 1.5x the
-longest batch so far), so the batch in hand can still be routed and deleted; the long poll is
-shortened to fit what is left. Messages received but not started when time runs short are handed
-back at once (visibility 0). A failed message gets a short visibility backoff so its retry is
-prompt; after max_receive_count receives SQS redrive moves it to the dead-letter queue.
+one is handled (and the lease taken during the first receive), so SQS latency overlaps work.
+Time policy: before every receive and every handler call the remaining time must exceed a
+reserve of max(20% of the timeout, 1 s, 1.5x the longest batch so far), so the batch in hand can
+still be routed and deleted; the long poll is shortened to fit what is left. Messages received
+but not started when time runs short are handed back at once (visibility 0). A failed message
+gets a short visibility backoff so its retry is prompt; after max_receive_count receives SQS
+redrive moves it to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def run(
     lease_call = _Background(inflight.acquire, config.app, own.name, own.timeout)
     queue_name = names.queue_name(config.app, own.name)
     pending: _Background | None = None
+    prefetched = False  # whether `pending` was started before the previous batch was handled
     url = ""
     try:
         url = resources.queue_url(queue_name)
@@ -135,10 +137,12 @@ def run(
                 if wait is None:
                     summary.stopped = "time"
                     break
-                pending = _Background(_receive, url, own.batch_size, wait)
+                pending, prefetched = _Background(_receive, url, own.batch_size, wait), False
             messages: list[Any] = pending.get()
             pending = None
             if not messages:
+                if prefetched:  # taken before the last batch's results (maybe for this very
+                    continue  # queue) were sent: only a receive made after it is conclusive
                 break
             if context.get_remaining_time_in_millis() < reserve:  # prefetched, now too late
                 _hand_back(config, url, messages, summary)
@@ -151,7 +155,7 @@ def run(
                 context.get_remaining_time_in_millis() - longest, reserve, own.queue_wait_time
             )
             if wait is not None:
-                pending = _Background(_receive, url, own.batch_size, wait)
+                pending, prefetched = _Background(_receive, url, own.batch_size, wait), True
             keep_going = _batch(
                 config, url, messages, user_handler, routing_function, context, reserve, summary
             )
