@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pathlib costs import time at every cold start; strings suffice here
+    from collections.abc import Iterable
     from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -39,6 +40,13 @@ class Routing:
         if self.function is not None:
             data["function"] = self.function
         return data
+
+    def possible_targets(self, components: Iterable[str]) -> tuple[str, ...]:
+        """Every component a result may go to: the listed ones, or with a routing function that
+        declares none, any of `components`."""
+        if self.function is not None and not self.components:
+            return tuple(components)
+        return self.components
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Routing:

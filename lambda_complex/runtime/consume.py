@@ -123,7 +123,11 @@ def run(
     lease_call = _Background(inflight.acquire, config.app, own.name, own.timeout)
     queue_name = names.queue_name(config.app, own.name)
     pending: _Background | None = None
-    prefetched = False  # whether `pending` was started before the previous batch was handled
+    # Whether `pending` was received while the previous batch was being handled, and whether that
+    # batch may have put messages back in this queue after the receive was made (a result routed
+    # to this very component, or a failed message's retry): then an empty answer is not final.
+    prefetched = refilled = False
+    feeds_itself = own.name in own.routing.possible_targets(config.components)
     url = ""
     try:
         url = resources.queue_url(queue_name)
@@ -141,8 +145,8 @@ def run(
             messages: list[Any] = pending.get()
             pending = None
             if not messages:
-                if prefetched:  # taken before the last batch's results (maybe for this very
-                    continue  # queue) were sent: only a receive made after it is conclusive
+                if prefetched and refilled:  # only a receive made after the batch is final
+                    continue
                 break
             if context.get_remaining_time_in_millis() < reserve:  # prefetched, now too late
                 _hand_back(config, url, messages, summary)
@@ -156,9 +160,11 @@ def run(
             )
             if wait is not None:
                 pending, prefetched = _Background(_receive, url, own.batch_size, wait), True
+            failed_before = summary.failed
             keep_going = _batch(
                 config, url, messages, user_handler, routing_function, context, reserve, summary
             )
+            refilled = feeds_itself or summary.failed > failed_before
             longest = max(longest, (time.perf_counter() - start) * 1000)
             if not keep_going:
                 break
