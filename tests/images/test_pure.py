@@ -79,17 +79,20 @@ def test_dockerfile_base_pins_the_lambda_base_by_digest() -> None:
 
 
 def test_component_dockerfile_is_multi_stage_and_runs_the_wrapper() -> None:
-    text = dockerfile.component("DEPS", "RUNTIME", True, "lambda_complex_config.json")
+    text = dockerfile.component("DEPS", "RUNTIME", True, "lambda_complex_config.json", "render")
     lines = text.splitlines()
     assert "FROM DEPS AS build" in lines
     assert lines.index("FROM DEPS AS build") < lines.index("FROM RUNTIME")
     assert "COPY --from=build /opt/lcbuild/deps/ ${LAMBDA_TASK_ROOT}/" in lines
     assert any(line.startswith("RUN python3 -m compileall") for line in lines)
-    assert lines[-1] == 'CMD ["lambda_complex.runtime.wrapper.handler"]'
+    assert 'CMD ["lambda_complex.runtime.wrapper.handler"]' in lines
+    assert "LABEL org.lambda-complex.image=render" in lines
+    # the code is the last layer: a handler edit leaves every layer before it cached
+    assert lines[-1] == "COPY --from=build /opt/lcbuild/code/ ${LAMBDA_TASK_ROOT}/"
     # the final stage (after the second FROM) never runs anything nor sees a CA
     final = lines[lines.index("FROM RUNTIME"):]
     assert not any(line.startswith(("RUN", "ENV")) for line in final)
-    without = dockerfile.component("DEPS", "RUNTIME", False, "lambda_complex_config.json")
+    without = dockerfile.component("DEPS", "RUNTIME", False, "lambda_complex_config.json", "x")
     assert "/opt/lcbuild/deps/" not in without
 
 
@@ -104,8 +107,9 @@ def test_dependency_stage_installs_build_tools_then_requirements() -> None:
 
 
 def test_coordinator_dockerfile() -> None:
-    text = dockerfile.coordinator("RUNTIME", "lambda_complex_config.json")
+    text = dockerfile.coordinator("RUNTIME", "lambda_complex_config.json", "coordinator")
     assert 'CMD ["lambda_complex.runtime.coordinator.handler"]' in text
+    assert "LABEL org.lambda-complex.image=coordinator" in text
 
 
 # --- plan ---------------------------------------------------------------------------------

@@ -242,8 +242,6 @@ class _Executor:
         local = f"{planned.spec.local_repository}:{planned.spec.tag}"
         output = self.engine.build(
             context.tar(job.entries), local, planned.spec.platform,
-            labels={"org.lambda-complex.image": name,
-                    "org.lambda-complex.content-hash": planned.spec.content_hash},
             on_step=lambda k, n, text: self.reporter.step(name, k, n, text))
         self._check_architecture(local, planned.spec.platform, f"image {name}")
         result.status = "built"

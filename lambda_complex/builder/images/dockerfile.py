@@ -24,6 +24,7 @@ CA_BUNDLE = "/opt/lcbuild/ca-bundle.pem"
 REQUIREMENTS_DIR = "/opt/lcbuild/requirements"
 DEPS_DIR = "/opt/lcbuild/deps"
 CODE_DIR = "/opt/lcbuild/code"
+IMAGE_LABEL = "org.lambda-complex.image"  # which image of the application this is
 
 # System CA bundles of the bases we know (Amazon Linux, Debian): extra CAs are appended to it so
 # that public hosts stay trusted when a corporate proxy CA is added.
@@ -104,10 +105,16 @@ def dependencies(runtime_image: str, build_packages: tuple[str, ...], has_requir
     return "\n".join(lines) + "\n"
 
 
+def _label(name: str) -> str:
+    return f"LABEL {IMAGE_LABEL}={shlex.quote(name)}"
+
+
 def component(deps_image: str, runtime_image: str, has_requirements: bool,
-              config_file: str) -> str:
+              config_file: str, name: str) -> str:
     """A component image: the code is byte-compiled in the dependency stage (a syntax error fails
-    the build there), then installed files and code are copied onto the runtime base."""
+    the build there), then installed files and code are copied onto the runtime base. The code
+    comes last, so an edit to a handler rebuilds one small layer and every step before it is
+    cached (the config and CMD change only with the definition)."""
     lines = [
         "# Rendered by lcbuild: a component image.",
         f"FROM {deps_image} AS build",
@@ -118,18 +125,20 @@ def component(deps_image: str, runtime_image: str, has_requirements: bool,
     if has_requirements:
         lines.append(f"COPY --from=build {DEPS_DIR}/ {TASK_ROOT}/")
     lines += [
-        f"COPY --from=build {CODE_DIR}/ {TASK_ROOT}/",
         f"COPY {config_file} {TASK_ROOT}/",
         f'CMD ["{WRAPPER_CMD}"]',
+        _label(name),
+        f"COPY --from=build {CODE_DIR}/ {TASK_ROOT}/",
     ]
     return "\n".join(lines) + "\n"
 
 
-def coordinator(runtime_image: str, config_file: str) -> str:
+def coordinator(runtime_image: str, config_file: str, name: str) -> str:
     """The coordinator/invoker image: the runtime and the whole application's config."""
     return "\n".join([
         "# Rendered by lcbuild: the coordinator/invoker image.",
         f"FROM {runtime_image}",
         f"COPY {config_file} {TASK_ROOT}/",
         f'CMD ["{COORDINATOR_CMD}"]',
+        _label(name),
     ]) + "\n"

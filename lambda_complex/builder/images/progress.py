@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:  # rich is imported only when a terminal shows the display (start-up time)
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 class Reporter(Protocol):
@@ -89,6 +90,9 @@ class PlainReporter:
 
 class RichReporter:
     def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.progress = Progress(
             TextColumn("[bold]{task.fields[name]:<16}"),
             BarColumn(bar_width=20),

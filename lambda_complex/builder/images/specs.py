@@ -138,13 +138,13 @@ class SpecBuilder:
             raise UserError(f"component {c.name}: no code files in {folder}")
         config_json = app_compile.for_component(self.app, c.name).to_json().encode()
         image_dockerfile = dockerfile.component(deps_tag, runtime.tag, with_requirements,
-                                                config.CONFIG_FILE_NAME)
+                                                config.CONFIG_FILE_NAME, c.name)
         inputs = {
             "base": self.base_id,
             "runtime": self.runtime_input,
             "dependencies": dependencies_input,
             "dockerfile": _sha(dockerfile.component("DEPS", "RUNTIME", with_requirements,
-                                                    config.CONFIG_FILE_NAME)),
+                                                    config.CONFIG_FILE_NAME, c.name)),
             "code": context.digest(code),
             "config": _sha(config_json),
             "platform": platform,
@@ -159,17 +159,17 @@ class SpecBuilder:
     def coordinator(self) -> Job:
         runtime = self.runtime(COORDINATOR_PLATFORM)
         config_json = app_compile.for_coordinator(self.app).to_json().encode()
+        name = names.COORDINATOR
         inputs = {
             "base": self.base_id,
             "runtime": self.runtime_input,
-            "dockerfile": _sha(dockerfile.coordinator("RUNTIME", config.CONFIG_FILE_NAME)),
+            "dockerfile": _sha(dockerfile.coordinator("RUNTIME", config.CONFIG_FILE_NAME, name)),
             "config": _sha(config_json),
             "platform": COORDINATOR_PLATFORM,
         }
-        name = names.COORDINATOR
         spec = ImageSpec(name, self._local_repository(name), self.registry_repo[name],
                          COORDINATOR_PLATFORM, inputs)
         entries = (Entry("Dockerfile", dockerfile.coordinator(
-            runtime.tag, config.CONFIG_FILE_NAME).encode()),
+            runtime.tag, config.CONFIG_FILE_NAME, name).encode()),
             Entry(config.CONFIG_FILE_NAME, config_json))
         return Job(spec, runtime, None, entries)
