@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lambda_complex.builder.cli.common import app_option, load_app, report_user_errors
-from lambda_complex.builder.images import api, progress
+from lambda_complex.builder.images import dockerfile
+
+if TYPE_CHECKING:  # the Docker SDK costs ~0.2 s of start-up: only `lcbuild images` pays it
+    from lambda_complex.builder.images import api
 
 
 @click.command()
@@ -22,8 +26,8 @@ from lambda_complex.builder.images import api, progress
               help="Images built in parallel (default: the number of CPUs).")
 @click.option("--dry-run", is_flag=True, help="Print the plan (build/push/skip and why); "
               "change nothing.")
-@click.option("--base-image", envvar=api.BASE_IMAGE_ENV, metavar="IMAGE",
-              help=f"The Lambda base image (env {api.BASE_IMAGE_ENV}; default: the digest "
+@click.option("--base-image", envvar=dockerfile.BASE_IMAGE_ENV, metavar="IMAGE",
+              help=f"The Lambda base image (env {dockerfile.BASE_IMAGE_ENV}; default: the digest "
               "pinned in Dockerfile.base). Never pulled: it must be in the engine.")
 @click.option("--ca-cert", "ca_certs", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
@@ -35,6 +39,8 @@ def images(app_file: Path, push: bool, registry: str | None, jobs: int | None, d
            base_image: str | None, ca_certs: tuple[Path, ...], as_json: bool) -> None:
     """Build the component images (content-addressed) and the coordinator image."""
     app = load_app(app_file)
+    from lambda_complex.builder.images import api, progress
+
     reporter = progress.NullReporter() if dry_run else progress.for_terminal()
     result = api.build_images(app, api.Options(
         push=push, registry=registry, jobs=jobs, dry_run=dry_run, base_image=base_image,

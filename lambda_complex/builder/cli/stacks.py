@@ -10,6 +10,7 @@ import click
 
 from lambda_complex.builder.cli.common import app_option, load_app, report_user_errors
 from lambda_complex.builder.errors import UserError
+from lambda_complex.runtime.control import PAUSED, RUNNING
 
 if TYPE_CHECKING:
     from lambda_complex.builder.app.model import App
@@ -54,17 +55,21 @@ def status(app_file: Path, as_json: bool, local: bool) -> None:
                else status_mod.format_text(result))
 
 
+def _set_dispatch(app_file: Path, local: bool, value: str) -> None:
+    from lambda_complex.builder.deploy import control
+
+    app = load_app(app_file)
+    before, after = control.set_state(app, _aws(app, local), value)
+    click.echo(f"{app.name}: {before} -> {after}")
+
+
 @click.command()
 @app_option
 @local_option
 @report_user_errors
 def pause(app_file: Path, local: bool) -> None:
     """Stop dispatching (the coordinator starts nothing); nothing is deleted."""
-    from lambda_complex.builder.deploy import control
-
-    app = load_app(app_file)
-    before, after = control.pause(app, _aws(app, local))
-    click.echo(f"{app.name}: {before} -> {after}")
+    _set_dispatch(app_file, local, PAUSED)
 
 
 @click.command()
@@ -73,8 +78,4 @@ def pause(app_file: Path, local: bool) -> None:
 @report_user_errors
 def resume(app_file: Path, local: bool) -> None:
     """Start dispatching again."""
-    from lambda_complex.builder.deploy import control
-
-    app = load_app(app_file)
-    before, after = control.resume(app, _aws(app, local))
-    click.echo(f"{app.name}: {before} -> {after}")
+    _set_dispatch(app_file, local, RUNNING)

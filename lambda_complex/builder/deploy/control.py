@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lambda_complex.builder.app.model import App
-from lambda_complex.builder.deploy import plan
 from lambda_complex.builder.deploy.aws import Aws
 from lambda_complex.builder.errors import UserError
 from lambda_complex.runtime import names
@@ -20,10 +19,3 @@ def set_state(app: App, aws: Aws, value: str) -> tuple[str, str]:
         aws.put_parameter(name, value)
     return current.value, value
 
-
-def pause(app: App, aws: Aws) -> tuple[str, str]:
-    return set_state(app, aws, plan.PAUSED)
-
-
-def resume(app: App, aws: Aws) -> tuple[str, str]:
-    return set_state(app, aws, plan.RUNNING)

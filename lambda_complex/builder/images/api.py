@@ -26,7 +26,7 @@ from lambda_complex.builder.images.progress import NullReporter, Reporter
 from lambda_complex.builder.images.specs import Job, SpecBuilder, Stage, ca_entries
 from lambda_complex.runtime import names
 
-BASE_IMAGE_ENV = "LCBUILD_BASE_IMAGE"
+BASE_IMAGE_ENV = dockerfile.BASE_IMAGE_ENV
 
 
 @dataclass(frozen=True)

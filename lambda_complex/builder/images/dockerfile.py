@@ -23,6 +23,7 @@ CA_DIR = "/opt/lcbuild/ca"
 CA_BUNDLE = "/opt/lcbuild/ca-bundle.pem"
 REQUIREMENTS_DIR = "/opt/lcbuild/requirements"
 DEPS_DIR = "/opt/lcbuild/deps"
+BASE_IMAGE_ENV = "LCBUILD_BASE_IMAGE"  # overrides Dockerfile.base's pinned BASE_IMAGE
 CODE_DIR = "/opt/lcbuild/code"
 IMAGE_LABEL = "org.lambda-complex.image"  # which image of the application this is
 
