@@ -48,10 +48,6 @@ class Routing:
     components: tuple[str, ...] = ()
     function: str | None = None
 
-    @property
-    def is_function(self) -> bool:
-        return self.function is not None
-
     def possible_targets(self, all_components: tuple[str, ...]) -> tuple[str, ...]:
         """Every component a result may be sent to (what IAM must allow)."""
         if self.function is not None and not self.components:
@@ -101,9 +97,6 @@ class Deployment:
     tags: dict[str, str] = field(default_factory=dict)
     switchover: str | None = None
 
-    @property
-    def uses_ecr(self) -> bool:
-        return self.registry == "ecr"
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,6 @@ class Plan:
     push: bool
     dependency_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def by_action(self, action: Action) -> list[PlannedImage]:
-        return [p for p in self.images if p.action is action]
-
     @property
     def changes_nothing(self) -> bool:
         return all(p.action is Action.SKIP for p in self.images)

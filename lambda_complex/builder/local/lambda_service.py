@@ -114,11 +114,6 @@ class LambdaService:
                 return
         pool.redefine(fn)
 
-    @property
-    def function_names(self) -> list[str]:
-        with self._lock:
-            return sorted(self._pools)
-
     def pool(self, name: str) -> FunctionPool | None:
         with self._lock:
             return self._pools.get(function_name_from(name))
