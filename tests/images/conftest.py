@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,17 +19,12 @@ import pytest
 
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.images import api
+from lambda_complex.builder.local.emulator import free_port
 from tests.conftest import missing_real_part
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

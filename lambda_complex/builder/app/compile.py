@@ -28,9 +28,7 @@ def component_config(component: Component) -> config.ComponentConfig:
         max_concurrency=component.max_concurrency,
         timeout=component.lambda_.timeout,
         handler=component.lambda_.handler,
-        routing=config.Routing(
-            components=component.routing.components, function=component.routing.function
-        ),
+        routing=component.routing,
         **queue_settings,
     )
 

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+# Where a component's results go: the compiled runtime config carries the same value, so the
+# model uses the runtime's type (fixed components, or a `module:function` with optional targets).
+from lambda_complex.runtime.config import Routing as Routing
+
 
 class ComponentType(StrEnum):
     EVENT_FROM_MESSAGE = "event_from_message"  # fed by its own queue, started by the coordinator
@@ -37,22 +41,6 @@ class Statement:
 class Role:
     name: str
     statements: tuple[Statement, ...]
-
-
-@dataclass(frozen=True)
-class Routing:
-    """Where a component's results go: fixed components, or a `module:function` deciding per
-    result (called as `fn(error, result) -> [{"name": ..., "data": ...}]`). With a function,
-    `components` lists the targets it may choose (empty: any component of the application)."""
-
-    components: tuple[str, ...] = ()
-    function: str | None = None
-
-    def possible_targets(self, all_components: tuple[str, ...]) -> tuple[str, ...]:
-        """Every component a result may be sent to (what IAM must allow)."""
-        if self.function is not None and not self.components:
-            return all_components
-        return self.components
 
 
 @dataclass(frozen=True)

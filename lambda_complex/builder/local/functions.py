@@ -13,13 +13,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambda_complex.builder.local.emulator import ACCOUNT_ID, REGION
 from lambda_complex.runtime import names
 
 if TYPE_CHECKING:
     from lambda_complex.builder.app.model import App
 
-REGION = "eu-west-1"
-ACCOUNT_ID = "123456789012"
 
 WRAPPER_HANDLER = "lambda_complex.runtime.wrapper.handler"
 COORDINATOR_HANDLER = "lambda_complex.runtime.coordinator.handler"
