@@ -58,8 +58,9 @@ def emulator_cost(bed: testbed.Testbed, calls: int = 50) -> tuple[float, float]:
 
 
 def depth_cost(bed: testbed.Testbed, depth: int) -> tuple[float, float]:
-    """Mean ms of SendMessageBatch(10) and ReceiveMessage(10) on a queue `depth` deep: moto's
-    cost grows with depth (the embedded emulator's launcher keeps receives O(1) per message)."""
+    """Mean ms of SendMessageBatch(10) and ReceiveMessage(10) on a queue `depth` deep: plain
+    moto's cost grows with depth (the embedded emulator's launcher keeps sends O(1) and receives
+    close to it)."""
     sqs = bed.client("sqs")
     url = sqs.create_queue(QueueName="bench-depth")["QueueUrl"]
     entries = [{"Id": str(i), "MessageBody": "x"} for i in range(10)]

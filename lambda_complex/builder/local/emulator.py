@@ -100,7 +100,7 @@ FAST_LAUNCHER = Path(__file__).with_name("moto_server_fast.py")
 
 def server_command(executable: str, fast: bool = True) -> list[str]:
     """moto_server, or (`fast`) our launcher run by the Python that moto_server belongs to: the
-    same server with SQS receives that cost O(1) per message instead of O(queue depth)."""
+    same server with SQS receives and sends that cost O(1) per message instead of O(queue depth)."""
     python = Path(executable).with_name("python")
     if fast and python.exists():
         return [str(python), str(FAST_LAUNCHER)]
