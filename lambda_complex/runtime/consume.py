@@ -3,7 +3,8 @@ what is done; repeat while the queue has messages and time remains.
 
 Taking batch after batch (not one message per invocation, as the old design did) keeps a
 concurrency slot busy between coordinator ticks; the next batch is received while the current
-one is handled (and the lease taken during the first receive), so SQS latency overlaps work.
+one is handled, so SQS latency overlaps work. The invocation's lease (taken by whoever started
+it, see `inflight`) is handed back when it ends, whatever happened.
 Time policy: before every receive and every handler call the remaining time must exceed a
 reserve of max(20% of the timeout, 1 s, 1.5x the longest batch so far), so the batch in hand can
 still be routed and deleted; the long poll is shortened to fit what is left. Messages received
@@ -70,7 +71,7 @@ class Summary:
 
 
 class _Background:
-    """One call on its own thread (a receive or the lease), joined before the invocation ends:
+    """One receive on its own thread, joined before the invocation ends:
     Lambda freezes a finished invocation's threads, so none may outlive it."""
 
     def __init__(self, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -111,16 +112,14 @@ def run(
     user_handler: handling.UserHandler,
     routing_function: Any,
     context: Any,
+    lease: str | None = None,
 ) -> dict[str, Any]:
-    """Pipelined: the next batch is received while this one is handled, and the lease is taken
-    alongside the first receive, so SQS latency (large on the local emulator, where every call
-    costs in proportion to the queue's depth) overlaps the handler's time instead of adding to
-    it. A prefetched batch that time no longer allows is handed back at once, like untaken
-    messages; the prefetch is always joined before the invocation returns."""
+    """Pipelined: the next batch is received while this one is handled, so SQS latency overlaps
+    the handler's time instead of adding to it. A prefetched batch that time no longer allows is
+    handed back at once, like untaken messages; the prefetch is always joined before the
+    invocation returns."""
     own = config.own
     summary = Summary()
-    # Accounting never blocks processing (see inflight.acquire): take the lease meanwhile.
-    lease_call = _Background(inflight.acquire, config.app, own.name, own.timeout)
     queue_name = names.queue_name(config.app, own.name)
     pending: _Background | None = None
     # Whether `pending` was received while the previous batch was being handled, and whether that
@@ -177,18 +176,9 @@ def run(
             if pending is not None:  # received ahead but not taken: visible again at once
                 _hand_back(config, url, pending.get(), summary)
         finally:
-            inflight.release(_lease(lease_call))
+            inflight.release(config.app, own.name, lease)
     log.emit("invocation", component=own.name, **summary.as_dict())
     return summary.as_dict()
-
-
-def _lease(call: _Background) -> inflight.Lease | None:
-    try:
-        lease: inflight.Lease | None = call.get()
-        return lease
-    except Exception as e:  # acquire logs its own failures; this is only a safety net
-        log.emit("lease_failed", component="", error=str(e))
-        return None
 
 
 def _hand_back(config: RuntimeConfig, url: str, messages: Sequence[Any], summary: Summary) -> None:

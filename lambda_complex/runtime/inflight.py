@@ -1,78 +1,117 @@
 """In-flight accounting for `event_from_message` components: a pool of lease tokens in an SQS queue.
 
-An invocation takes a lease at start: it receives one token with VisibilityTimeout = function
-timeout + margin (sending a fresh token first when none is visible). While it runs the token is
-invisible, so `ApproximateNumberOfMessagesNotVisible` of the lease queue counts running invocations.
-At the end the token is handed back (ChangeMessageVisibility 0) rather than deleted: the next start
-receives it directly, so a lease costs two calls instead of four (receive-miss, send, receive,
-delete), and the pool settles at the peak concurrency. A crashed invocation never hands its token
-back; the token turns visible by itself once the timeout passes, which frees the slot, and a later
-start reuses it. Only SQS is involved: no table, no counter to drift.
+Whoever starts an invocation (the coordinator, or an invoker it fans out to) takes its lease
+first: it receives a token with VisibilityTimeout = function timeout + margin and passes the
+receipt handle in the invocation's payload. While the invocation is queued or running the token
+is invisible, so `ApproximateNumberOfMessagesNotVisible` of the lease queue counts invocations
+started and not yet finished. Taking the lease before the Invoke (not inside the invocation)
+means the next coordinator generation already counts an invocation that has not started yet (a
+cold start can take seconds), and leases for many invocations come in one ReceiveMessage of up
+to 10 tokens. The invocation hands its token back when it ends (ChangeMessageVisibility 0): one
+call per invocation, and the next start reuses the token, so the pool settles at the peak
+concurrency. A crashed invocation never hands it back; the token turns visible by itself once
+the timeout passes, which frees the slot. Only SQS is involved: no table, no counter to drift.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import log, names, resources
 
-# Beyond the function timeout, so a lease never expires under a still-running invocation.
-LEASE_MARGIN_S = 10
-_ACQUIRE_ATTEMPTS = 3
-
-
-class Lease(NamedTuple):
-    queue_url: str
-    receipt_handle: str
-
-
-def _receive(url: str, visibility: int, wait: int) -> Lease | None:
-    messages = (
-        resources.sqs()
-        .receive_message(
-            QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=visibility, WaitTimeSeconds=wait
-        )
-        .get("Messages", [])
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import (
+        ChangeMessageVisibilityBatchRequestEntryTypeDef,
+        SendMessageBatchRequestEntryTypeDef,
     )
-    return Lease(url, messages[0]["ReceiptHandle"]) if messages else None
+
+# Beyond the function timeout: covers the time from the Invoke to the start (async queueing,
+# cold start), so a lease does not expire under a still-running invocation.
+LEASE_MARGIN_S = 30
+SQS_BATCH = 10  # entries per ReceiveMessage / SendMessageBatch / ChangeMessageVisibilityBatch
 
 
-def acquire(app: str, component: str, timeout_s: int) -> Lease | None:
-    """Take a lease; None if the lease queue cannot be used (the work still runs: accounting must
-    never block processing, the function's reserved concurrency is the hard limit)."""
+def _url(app: str, component: str) -> str:
+    return resources.queue_url(names.inflight_queue_name(app, component))
+
+
+def _receive(url: str, n: int, visibility: int, wait: int) -> list[str]:
+    """Up to n tokens; stops at the first short answer (the pool has no more visible)."""
+    taken: list[str] = []
+    while len(taken) < n:
+        asked = min(SQS_BATCH, n - len(taken))
+        messages = (
+            resources.sqs()
+            .receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=asked,
+                VisibilityTimeout=visibility,
+                WaitTimeSeconds=wait,
+            )
+            .get("Messages", [])
+        )
+        taken += [m["ReceiptHandle"] for m in messages]
+        if len(messages) < asked:
+            break
+    return taken
+
+
+def take(app: str, component: str, n: int, timeout_s: int) -> list[str]:
+    """Leases (receipt handles) for n invocations about to start, adding tokens to the pool when
+    it has too few visible. Fewer than n only if SQS fails (logged): accounting must never block
+    work, the function's reserved concurrency is the hard limit."""
     visibility = timeout_s + LEASE_MARGIN_S
+    taken: list[str] = []
     try:
-        url = resources.queue_url(names.inflight_queue_name(app, component))
-        lease = _receive(url, visibility, wait=0)
-        for _ in range(_ACQUIRE_ATTEMPTS):
-            if lease:
-                return lease
-            # A short poll may miss visible tokens on real SQS: then the pool grows by one
-            # token, which is harmless (only invisible tokens are counted).
-            resources.sqs().send_message(QueueUrl=url, MessageBody="lease")
-            lease = _receive(url, visibility, wait=1)
-        return lease
+        url = _url(app, component)
+        taken = _receive(url, n, visibility, wait=0)
+        missing = n - len(taken)
+        # A short poll may miss visible tokens on real SQS: then the pool grows a little, which
+        # is harmless (only invisible tokens are counted).
+        for start in range(0, missing, SQS_BATCH):
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "MessageBody": "lease"}
+                for i in range(start, min(missing, start + SQS_BATCH))
+            ]
+            resources.sqs().send_message_batch(QueueUrl=url, Entries=entries)
+        if missing:
+            taken += _receive(url, missing, visibility, wait=1)
     except Exception as e:
         log.emit("lease_failed", component=component, error=str(e))
-        return None
+    return taken
 
 
-def release(lease: Lease | None) -> None:
-    if lease is None:
+def hand_back(app: str, component: str, receipts: Sequence[str]) -> None:
+    """Return leases whose invocation was never started (the Invoke failed)."""
+    try:
+        url = _url(app, component)
+        for start in range(0, len(receipts), SQS_BATCH):
+            entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": 0}
+                for i, r in enumerate(receipts[start : start + SQS_BATCH])
+            ]
+            resources.sqs().change_message_visibility_batch(QueueUrl=url, Entries=entries)
+    except Exception as e:
+        # The tokens turn visible at their timeout anyway; the count is only high until then.
+        log.emit("lease_release_failed", component=component, error=str(e))
+
+
+def release(app: str, component: str, receipt: str | None) -> None:
+    """Hand back the lease of the invocation that is ending (None: it was started without one)."""
+    if not receipt:
         return
     try:
         resources.sqs().change_message_visibility(
-            QueueUrl=lease.queue_url, ReceiptHandle=lease.receipt_handle, VisibilityTimeout=0
+            QueueUrl=_url(app, component), ReceiptHandle=receipt, VisibilityTimeout=0
         )
     except Exception as e:
-        # The token turns visible at its timeout anyway; the count is only high until then.
-        log.emit("lease_release_failed", error=str(e))
+        log.emit("lease_release_failed", component=component, error=str(e))
 
 
 def count(app: str, component: str) -> int:
-    """Running invocations of a component (approximate, exact on moto)."""
-    url = resources.queue_url(names.inflight_queue_name(app, component))
+    """Invocations started and not finished (approximate, exact on moto)."""
     attributes = resources.sqs().get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        QueueUrl=_url(app, component), AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))

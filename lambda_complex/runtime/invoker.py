@@ -3,8 +3,10 @@
 calls itself and handing the rest to child invokers, recursively.
 
 Invocations are idempotent nudges (a message component takes its work from its queue), so a failed
-Invoke is logged, not retried or raised: the next coordinator generation plans again from backlog.
-Raising would make Lambda retry the whole event and duplicate the invocations that did succeed.
+Invoke is logged and its lease handed back, not retried or raised: the next coordinator generation
+plans again from backlog. Raising would make Lambda retry the whole event and duplicate the
+invocations that did succeed. Leases are taken by the instance that makes the Invoke calls, so a
+child invoker's payload stays small (counts, no receipt handles).
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from . import config as config_mod
-from . import log, names, resources
+from . import inflight, log, names, resources
 from .config import RuntimeConfig
 
 Invocations = list[tuple[str, int]]  # (component, count), count > 0
 
-NUDGE = {"source": names.COORDINATOR}
 MIN_FAN_OUT = 2
 
 
@@ -89,13 +90,34 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> str | None:
     return None if status == 202 else f"status {status}"
 
 
+def nudge(lease: str | None) -> dict[str, Any]:
+    """A message component's payload: the work is in its queue; the invocation hands the lease
+    back when it ends."""
+    return {"source": names.COORDINATOR, "lease": lease} if lease else {"source": names.COORDINATOR}
+
+
+def _with_leases(config: RuntimeConfig, direct: Invocations) -> list[tuple[str, str | None]]:
+    """One (component, lease) per direct invocation, the leases taken just before the Invoke
+    (see `inflight`); None where none could be taken."""
+
+    def leases(item: tuple[str, int]) -> list[str | None]:
+        component, count = item
+        timeout = config.components[component].timeout
+        taken: list[str | None] = list(inflight.take(config.app, component, count, timeout))
+        return taken + [None] * (count - len(taken))
+
+    workers = max(1, min(config.coordinator.max_api_concurrency, len(direct)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_component = list(pool.map(leases, direct))
+    return [(c, lease) for (c, _), ls in zip(direct, per_component, strict=True) for lease in ls]
+
+
 def fan_out(config: RuntimeConfig, invocations: Sequence[tuple[str, int]]) -> dict[str, int]:
     """Make this instance's calls, at most max_api_concurrency at once."""
     plan = split(invocations, config.coordinator.max_invocations)
+    units = _with_leases(config, plan.direct) if plan.direct else []
     calls: list[tuple[str, dict[str, Any]]] = [
-        (names.function_name(config.app, component), NUDGE)
-        for component, count in plan.direct
-        for _ in range(count)
+        (names.function_name(config.app, component), nudge(lease)) for component, lease in units
     ]
     invoker = names.function_name(config.app, names.INVOKER)
     calls += [
@@ -107,9 +129,16 @@ def fan_out(config: RuntimeConfig, invocations: Sequence[tuple[str, int]]) -> di
     workers = max(1, min(config.coordinator.max_api_concurrency, len(calls)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         errors = list(pool.map(lambda call: _invoke(*call), calls))
-    for (function_name, _), error in zip(calls, errors, strict=True):
-        if error:
-            log.emit("invoke_failed", function=function_name, error=error)
+    unused: dict[str, list[str]] = {}
+    for i, ((function_name, _), error) in enumerate(zip(calls, errors, strict=True)):
+        if not error:
+            continue
+        log.emit("invoke_failed", function=function_name, error=error)
+        if i < len(units) and units[i][1]:
+            component, lease = units[i]
+            unused.setdefault(component, []).append(str(lease))
+    for component, receipts in unused.items():  # never started: free their slots now
+        inflight.hand_back(config.app, component, receipts)
     failed = sum(1 for e in errors if e)
     return {"invoked": total(plan.direct), "children": len(plan.children), "failed": failed}
 

@@ -72,8 +72,16 @@ def reset() -> None:
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     loaded = load()
     if loaded.config.own.type == EVENT_FROM_MESSAGE:
-        # The event is only a nudge from the coordinator: the work is in the queue.
-        return consume.run(loaded.config, loaded.handler, loaded.routing_function, context)
+        # The event is only a nudge from the coordinator (with the invocation's lease, if it
+        # took one): the work is in the queue.
+        lease = event.get("lease") if isinstance(event, dict) else None
+        return consume.run(
+            loaded.config,
+            loaded.handler,
+            loaded.routing_function,
+            context,
+            lease if isinstance(lease, str) else None,
+        )
     return _invocation(loaded, event, context)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from rt_support import APP, FakeContext, LambdaStub, Runtime, config, invocation_component
 from rt_support import message_component as mc
 
-from lambda_complex.runtime import chains, control, coordinator, inflight, invoker, names
+from lambda_complex.runtime import chains, control, coordinator, inflight, invoker, names, wrapper
 from lambda_complex.runtime.config import CoordinatorConfig, RuntimeConfig
 from lambda_complex.runtime.coordinator import Status
 
@@ -52,11 +52,11 @@ def test_plan_from_real_queue_attributes(rt: Runtime) -> None:
     cfg = setup(rt)
     fill(rt, "a", 25)
     fill(rt, "b", 1)
-    lease = inflight.acquire(APP, "a", 30)
+    (lease,) = inflight.take(APP, "a", 1, 30)
     status = coordinator.read_status(cfg)
     assert status == {"a": Status(25, 1), "b": Status(1, 0)}
     assert coordinator.plan(status, cfg, 0, 1) == {"a": 3, "b": 1}
-    inflight.release(lease)
+    inflight.release(APP, "a", lease)
 
 
 def test_generation_dispatches_heartbeats_and_continues(
@@ -68,6 +68,8 @@ def test_generation_dispatches_heartbeats_and_continues(
     result = coordinator.handler(generation_event(), context)
     assert result["continued"] and result["planned"] == {"a": 2}
     assert lambda_stub.functions() == ["t-a", "t-a", "t-coordinator"]
+    leases = [c.payload.pop("lease") for c in lambda_stub.calls[:2]]
+    assert len(set(leases)) == 2 and inflight.count(APP, "a") == 2
     assert lambda_stub.calls[0].payload == {"source": "coordinator"}
     assert lambda_stub.calls[-1].payload == generation_event(generation=2)
     assert {c.invocation_type for c in lambda_stub.calls} == {"Event"}
@@ -181,6 +183,21 @@ def test_throttled_component_invoke_does_not_stop_the_chain(
     result = coordinator.handler(generation_event(), FakeContext())
     assert result["continued"] and result["dispatch"]["failed"] == 1
     assert lambda_stub.functions() == ["t-coordinator"]
+    assert inflight.count(APP, "a") == 0  # the lease of the invocation that never started
+
+
+def test_started_invocations_count_before_they_run(rt: Runtime, lambda_stub: LambdaStub) -> None:
+    """The lease is taken before the Invoke: the next generation cannot overshoot the limit while
+    the first invocations are still queued or cold-starting (the wrapper takes none itself)."""
+    cfg = setup(rt)
+    fill(rt, "a", 100)
+    assert coordinator.handler(generation_event(), FakeContext())["planned"] == {"a": 5}
+    assert coordinator.handler(generation_event(generation=2), FakeContext())["planned"] == {}
+    first = next(c.payload for c in lambda_stub.calls if c.function == "t-a")
+    rt.use_config(config("a", *cfg.components.values()))
+    rt.root.joinpath("h.py").write_text("def handler(event, context):\n    return None\n")
+    summary = wrapper.handler(first, FakeContext())  # the bodies are not envelopes: DLQ
+    assert summary["dead_lettered"] == 100 and inflight.count(APP, "a") == 4  # lease handed back
 
 
 def test_missing_queue_skips_that_component(rt: Runtime) -> None:

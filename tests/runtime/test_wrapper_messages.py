@@ -11,7 +11,7 @@ import pytest
 from rt_support import APP, FakeContext, LambdaStub, Runtime, config, invocation_component
 from rt_support import message_component as mc
 
-from lambda_complex.runtime import envelope, names, resources, wrapper
+from lambda_complex.runtime import envelope, inflight, invoker, names, resources, wrapper
 from lambda_complex.runtime.config import Routing
 
 ECHO = """
@@ -36,8 +36,8 @@ def setup_ab(rt: Runtime, code: str = ECHO, **a_settings: Any) -> tuple[str, str
     return names.queue_name(APP, "a"), names.queue_name(APP, "b")
 
 
-def run(context: FakeContext | None = None) -> dict[str, Any]:
-    return wrapper.handler({"source": "coordinator"}, context or FakeContext())
+def run(context: FakeContext | None = None, lease: str | None = None) -> dict[str, Any]:
+    return wrapper.handler(invoker.nudge(lease), context or FakeContext())
 
 
 def outputs(rt: Runtime, queue: str) -> list[envelope.Envelope]:
@@ -59,8 +59,6 @@ def test_batch_is_handled_routed_and_deleted(rt: Runtime) -> None:
     for e in got:
         assert e.hops == 1 and e.source == "a"
         assert by_trace[e.trace_id].data["n"] == e.data["seen"]  # the trace follows the message
-    # The lease was handed back: nothing counts as in flight after the invocation.
-    assert rt.depth(names.inflight_queue_name(APP, "a"))[1] == 0
 
 
 def test_empty_queue_is_a_quiet_normal_exit(rt: Runtime) -> None:
@@ -145,6 +143,21 @@ def test_time_running_out_mid_batch_hands_back_untaken_messages(rt: Runtime) -> 
     assert (summary["succeeded"], summary["released"]) == (2, 2)
     assert rt.depth(qa) == (summary["released"], 0)  # visible again at once, not after 30 s
     assert len(outputs(rt, qb)) == summary["succeeded"]
+
+
+def test_lease_from_the_payload_is_handed_back_even_when_the_invocation_fails(
+    rt: Runtime,
+) -> None:
+    qa, _ = setup_ab(rt)
+    (lease,) = inflight.take(APP, "a", 1, 30)
+    assert inflight.count(APP, "a") == 1
+    run(lease=lease)
+    assert inflight.count(APP, "a") == 0
+    (lease,) = inflight.take(APP, "a", 1, 30)
+    rt.sqs.delete_queue(QueueUrl=rt.url(qa))
+    with pytest.raises(Exception, match=r"NonExistentQueue|QueueDoesNotExist"):
+        run(lease=lease)
+    assert inflight.count(APP, "a") == 0
 
 
 def test_missing_target_queue_keeps_the_input_for_retry(rt: Runtime) -> None:

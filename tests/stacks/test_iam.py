@@ -58,7 +58,19 @@ def test_component_sends_only_where_it_routes(example_app: App) -> None:
     assert allowed(render, "sqs:DeleteMessage", queue("sitegen-render"))
     assert not allowed(render, "sqs:SendMessage", queue("sitegen-render"))
     assert allowed(render, "sqs:SendMessage", queue("sitegen-render-dlq"))
+    # its lease queue: hand the lease back, nothing else (whoever starts it takes the lease)
     assert allowed(render, "sqs:ChangeMessageVisibility", queue("sitegen-render-inflight"))
+    for action in ("sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage"):
+        assert not allowed(render, action, queue("sitegen-render-inflight"))
+
+
+def test_coordinator_and_invoker_take_leases_only_from_lease_queues(example_app: App) -> None:
+    for policy in (iam.coordinator_policy(example_app), iam.invoker_policy(example_app)):
+        for action in ("sqs:ReceiveMessage", "sqs:SendMessage", "sqs:ChangeMessageVisibility"):
+            assert allowed(policy, action, queue("sitegen-render-inflight"))
+            assert not allowed(policy, action, queue("sitegen-render"))
+            assert not allowed(policy, action, queue("sitegen-publish-inflight"))  # no queue
+        assert not allowed(policy, "sqs:DeleteMessage", queue("sitegen-render-inflight"))
 
 
 def test_search_index_cannot_send_anywhere_else(example_app: App) -> None:
@@ -68,8 +80,11 @@ def test_search_index_cannot_send_anywhere_else(example_app: App) -> None:
     assert not allowed(policy, "lambda:InvokeFunction", function("sitegen-publish"))
     # the user's statements of role site-writer
     assert allowed(policy, "s3:PutObject", "arn:aws:s3:::sitegen-example-site/index.json")
-    assert not allowed(iam.component_policy(example_app, example_app.component("render")),
-                       "s3:PutObject", "arn:aws:s3:::sitegen-example-site/index.json")
+    assert not allowed(
+        iam.component_policy(example_app, example_app.component("render")),
+        "s3:PutObject",
+        "arn:aws:s3:::sitegen-example-site/index.json",
+    )
 
 
 def test_routing_function_with_declared_targets(example_app: App) -> None:
@@ -82,12 +97,13 @@ def test_routing_function_with_declared_targets(example_app: App) -> None:
 
 def _all_policies(app: App) -> list[dict[str, Any]]:
     return [iam.component_policy(app, c) for c in app.components] + [
-        iam.coordinator_policy(app), iam.invoker_policy(app)]
+        iam.coordinator_policy(app),
+        iam.invoker_policy(app),
+    ]
 
 
 def test_no_wildcards_on_our_resources(example_app: App) -> None:
-    user_resources = {r for role in example_app.roles for s in role.statements
-                      for r in s.resources}
+    user_resources = {r for role in example_app.roles for s in role.statements for r in s.resources}
     for policy in _all_policies(example_app):
         for s in _statements(policy):
             assert all("*" not in a for a in s["Action"]), s
@@ -106,13 +122,21 @@ def test_an_app_sharing_a_name_prefix_is_not_matched(example_app: App, tmp_path:
     (tmp_path / "lambda-complex.yaml").write_text(yaml.safe_dump(data))
     site = load.load(tmp_path / "lambda-complex.yaml")
     # every resource of app sitegen, and of a component named like a prefix of it
-    theirs = [queue(n) for n in ("sitegen-render", "sitegen-render-dlq", "sitegen-ingest",
-                                 "site-render2", "sitegen-search-index-inflight")]
+    theirs = [
+        queue(n)
+        for n in (
+            "sitegen-render",
+            "sitegen-render-dlq",
+            "sitegen-ingest",
+            "site-render2",
+            "sitegen-search-index-inflight",
+        )
+    ]
     theirs += [function(n) for n in ("sitegen-publish", "sitegen-coordinator", "site-toc2")]
-    theirs += [ACCOUNT_ARN.format(service="ssm",
-                                  resource="parameter/lambda-complex/sitegen/control"),
-               ACCOUNT_ARN.format(service="logs",
-                                  resource="log-group:/aws/lambda/sitegen-render:*")]
+    theirs += [
+        ACCOUNT_ARN.format(service="ssm", resource="parameter/lambda-complex/sitegen/control"),
+        ACCOUNT_ARN.format(service="logs", resource="log-group:/aws/lambda/sitegen-render:*"),
+    ]
     for policy in _all_policies(site):
         for s in _statements(policy):
             for action in s["Action"]:

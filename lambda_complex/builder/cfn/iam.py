@@ -2,7 +2,8 @@
 
 One role per component, generated from what it routes to:
 - its own input queue: receive, delete, change visibility, read attributes;
-- its own lease queue (in-flight accounting): send, receive, delete, change visibility, attributes;
+- its own lease queue (in-flight accounting): change visibility only (it hands its lease back;
+  the coordinator or invoker that started it took the lease);
 - its own dead-letter queue: send (malformed input goes there at once; Lambda's on-failure
   destination for asynchronous invocations uses the function's role too);
 - the input queues of the message components it may route to: send;
@@ -32,12 +33,13 @@ INPUT_QUEUE_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
 )
-LEASE_QUEUE_ACTIONS = (
-    "sqs:SendMessage",
+RELEASE_LEASE_ACTIONS = ("sqs:ChangeMessageVisibility", "sqs:GetQueueUrl")
+# Starting an invocation: take its lease (receive; send when the pool is short), hand it back
+# when the Invoke fails.
+TAKE_LEASE_ACTIONS = (
     "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
+    "sqs:SendMessage",
     "sqs:ChangeMessageVisibility",
-    "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
 )
 SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueUrl")
@@ -90,7 +92,7 @@ def component_policy(app: App, component: Component) -> PolicyDocument:
     if component.has_queue:
         statements.append(_allow("OwnQueue", INPUT_QUEUE_ACTIONS,
                                  [common.queue_arn(names.queue_name(a, component.name))]))
-        statements.append(_allow("OwnLeaseQueue", LEASE_QUEUE_ACTIONS,
+        statements.append(_allow("OwnLeaseQueue", RELEASE_LEASE_ACTIONS,
                                  [common.queue_arn(names.inflight_queue_name(a, component.name))]))
     statements.append(_allow("OwnDeadLetterQueue", SEND_ACTIONS,
                              [common.queue_arn(names.dead_letter_queue_name(a, component.name))]))
@@ -108,16 +110,21 @@ def component_policy(app: App, component: Component) -> PolicyDocument:
     return _document(statements)
 
 
+def _lease_queues(app: App) -> list[Any]:
+    return [common.queue_arn(names.inflight_queue_name(app.name, c.name))
+            for c in app.components if c.has_queue]
+
+
 def coordinator_policy(app: App) -> PolicyDocument:
     a = app.name
-    message = [c for c in app.components if c.has_queue]
-    queues = [common.queue_arn(names.queue_name(a, c.name)) for c in message]
-    queues += [common.queue_arn(names.inflight_queue_name(a, c.name)) for c in message]
+    leases = _lease_queues(app)
+    queues = [common.queue_arn(names.queue_name(a, c.name)) for c in app.components if c.has_queue]
     functions = [common.function_arn(names.function_name(a, c.name)) for c in app.components]
     functions += [common.function_arn(names.function_name(a, names.INVOKER)),
                   common.function_arn(names.function_name(a, names.COORDINATOR))]
     return _document([
-        _allow("WatchQueues", WATCH_QUEUE_ACTIONS, queues),
+        _allow("WatchQueues", WATCH_QUEUE_ACTIONS, queues + leases),
+        _allow("TakeLeases", TAKE_LEASE_ACTIONS, leases),
         _allow("StartFunctions", INVOKE_ACTIONS, functions),
         _allow("ControlParameters", PARAMETER_ACTIONS, [common.parameter_arn(app)]),
         _allow("OwnLogs", LOG_ACTIONS,
@@ -130,6 +137,7 @@ def invoker_policy(app: App) -> PolicyDocument:
     functions = [common.function_arn(names.function_name(a, c.name)) for c in app.components]
     functions.append(common.function_arn(names.function_name(a, names.INVOKER)))
     return _document([
+        _allow("TakeLeases", TAKE_LEASE_ACTIONS, _lease_queues(app)),
         _allow("StartFunctions", INVOKE_ACTIONS, functions),
         _allow("OwnLogs", LOG_ACTIONS,
                [common.log_group_arn(names.function_name(a, names.INVOKER))]),

@@ -23,8 +23,7 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common
 from lambda_complex.builder.cfn.common import DLQ, INFLIGHT, INPUT, QueueSpec
 from lambda_complex.runtime import names
-
-LEASE_MARGIN_S = 10  # beyond the function timeout (runtime.inflight uses the same margin)
+from lambda_complex.runtime.inflight import LEASE_MARGIN_S
 
 
 def output_id(spec: QueueSpec, what: str) -> str:
