@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambda_complex.builder.app.model import App, Component
 from lambda_complex.builder.cfn import common
 from lambda_complex.builder.cfn.common import DLQ, INFLIGHT, INPUT, QueueSpec
 from lambda_complex.runtime import control
+from lambda_complex.runtime.inflight import LEASE_MARGIN_S
 
 # The dispatch switch's values. The runtime dispatches only while it reads `running`, so the
 # switchover hook's `deploying` pauses too, and tells a deploy's pause from a user's.
@@ -95,6 +97,26 @@ def plan_switchover(retiring: list[DeployedQueue], desired: list[QueueSpec],
         else:
             plan.remove_if_empty.append(queue)
     return plan
+
+
+@dataclass(frozen=True)
+class OldInvocations:
+    """How long invocations of the old code may still run once the new functions are in place,
+    in seconds from then. They may send to a retiring queue, so its last drain waits for them;
+    dispatching is paused for the deploy, so they only finish, within their timeout."""
+
+    counted_s: int  # message components': their lease queues tell when none runs, at most this
+    uncounted_s: int  # invocation components that route to queues: no count, this is waited out
+
+
+def old_invocations(app: App) -> OldInvocations:
+    def longest(components: list[Component]) -> int:
+        return max((c.lambda_.timeout for c in components), default=-LEASE_MARGIN_S) + (
+            LEASE_MARGIN_S)  # the margin covers an invocation queued before it started
+
+    senders = [c for c in app.components if not c.has_queue and any(
+        app.component(t).has_queue for t in c.routing.possible_targets(app.component_names))]
+    return OldInvocations(longest([c for c in app.components if c.has_queue]), longest(senders))
 
 
 def control_before_deploy(current: str | None) -> str | None:

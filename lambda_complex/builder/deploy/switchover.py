@@ -3,9 +3,11 @@
 begin   (before the queues stack changes): refuse removing a component whose queue holds messages
         (unless forced); pause dispatching (control parameter `deploying`).
 finish  (after the coordinator stack, i.e. after the new functions are in place): unless a stack
-        failed, for each replaced queue call the user's `deployment.switchover(old_url, new_url)`,
-        move the waiting messages old -> new (receive, send batch, delete only what was sent),
-        then remove the drained queues from the queues stack; resume dispatching.
+        failed, wait for the old version's invocations to end (they may still send to the old
+        queue names), then for each replaced queue call the user's
+        `deployment.switchover(old_url, new_url)`, move the waiting messages old -> new
+        (receive, send batch, delete only what was sent), then remove the drained queues from
+        the queues stack; resume dispatching.
 restore (at exit of the deploy process, whatever happened): resume what the deploy paused, so a
         failed deploy leaves the old version (rolled back by CloudFormation) running.
 """
@@ -127,6 +129,34 @@ def drain(aws: Aws, source_url: str, target_url: str, timeout_s: float = DRAIN_T
         time.sleep(1)
 
 
+def wait_for_old_invocations(app: App, aws: Aws, lease_queues: list[str], since: datetime,
+                             sleep: Callable[[float], None] = time.sleep) -> None:
+    """Before the last drain of a retiring queue: invocations of the old code, started before
+    the new functions were in place (`since`), still send to the old queue names. Waits until
+    the lease queues count none running (or their longest timeout has passed) and the
+    invocation components that route to queues (not counted) have surely ended."""
+    wait = planning.old_invocations(app)
+    elapsed = (datetime.now(since.tzinfo) - since).total_seconds()
+    start = time.monotonic()
+    announced = False
+    while True:
+        waited = elapsed + time.monotonic() - start
+        counted_done = waited >= wait.counted_s or _running(aws, lease_queues) == 0
+        if counted_done and waited >= wait.uncounted_s:
+            return
+        if not announced:
+            log.info("waiting for invocations of the old version to finish (at most %d s) "
+                     "before the last drain of the retiring queues",
+                     max(wait.counted_s, wait.uncounted_s) - int(waited))
+            announced = True
+        sleep(1)
+
+
+def _running(aws: Aws, lease_queues: list[str]) -> int:
+    urls = [url for url in map(aws.queue_url, lease_queues) if url]
+    return sum(aws.counts(url).not_visible for url in urls)
+
+
 def stacks_failed(app: App, aws: Aws, since: datetime | None) -> list[str]:
     failed = []
     for stack in common.STACKS:
@@ -152,6 +182,10 @@ def finish(app: App, aws: Aws, since: datetime | None = None,
     if old:
         switch = planning.plan_switchover(old, queues.desired_queues(app), {}, force_remove=True)
         user_fn = load_callable(app)
+        functions = aws.stack(common.stack_name(app, common.FUNCTIONS))
+        if switch.moves and functions is not None:
+            leases = [q.name for q in app_queue_names(app, aws) if q.kind == common.INFLIGHT]
+            wait_for_old_invocations(app, aws, leases, functions.updated)
         for move in switch.moves:
             source, target = aws.queue_url(move.source.name), aws.queue_url(move.target)
             if source is None:

@@ -1,0 +1,83 @@
+"""The last drain of a retiring queue waits for the old version's invocations, which may still
+send to the old queue names once the new functions are in place (real SQS semantics, moto)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from lambda_complex.builder.app import load
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.deploy import plan, switchover
+from lambda_complex.builder.deploy.aws import Aws
+from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.runtime.inflight import LEASE_MARGIN_S
+
+from .conftest import ROOT
+
+
+def test_how_long_old_invocations_may_run(example_app: App, tmp_path: Path) -> None:
+    # sitegen: its message components count themselves (timeout 30 each); its invocation
+    # components route only to invocation components, so nothing uncounted can send to a queue.
+    assert plan.old_invocations(example_app) == plan.OldInvocations(30 + LEASE_MARGIN_S, 0)
+    data = yaml.safe_load((ROOT / "lambda-complex.yaml").read_text())
+    for c in data["components"]:
+        c["lambda"]["path"] = str(ROOT / c["lambda"]["path"])
+        if c["name"] == "publish":
+            c["routing"] = "search-index"
+            c["lambda"]["timeout"] = 45
+    path = tmp_path / "lambda-complex.yaml"
+    path.write_text(yaml.safe_dump(data))
+    routed = load.load(path)
+    assert plan.old_invocations(routed) == plan.OldInvocations(30 + LEASE_MARGIN_S,
+                                                                45 + LEASE_MARGIN_S)
+
+
+def test_last_drain_catches_what_a_running_old_invocation_sends(
+    aws: Emulator, example_app: App
+) -> None:
+    account = Aws(aws.region, endpoint_url=aws.endpoint_url)
+    sqs = account.sqs
+    old = sqs.create_queue(QueueName="sitegen-render")["QueueUrl"]
+    new = sqs.create_queue(QueueName="sitegen-Render")["QueueUrl"]
+    leases = sqs.create_queue(QueueName="sitegen-ingest-inflight")["QueueUrl"]
+    sqs.send_message(QueueUrl=leases, MessageBody="lease")
+    lease = sqs.receive_message(QueueUrl=leases, VisibilityTimeout=60)["Messages"][0]
+
+    def old_ingest() -> None:  # still running the old code: one more result, then it ends
+        time.sleep(1.5)
+        sqs.send_message(QueueUrl=old, MessageBody="late")
+        sqs.change_message_visibility(
+            QueueUrl=leases, ReceiptHandle=lease["ReceiptHandle"], VisibilityTimeout=0
+        )
+
+    running = threading.Thread(target=old_ingest)
+    running.start()
+    lease_queues = ["sitegen-ingest-inflight", "sitegen-gone-inflight"]  # one already deleted
+    switchover.wait_for_old_invocations(example_app, account, lease_queues, datetime.now(UTC))
+    running.join()
+    assert switchover.drain(account, old, new) == 1
+    assert sqs.receive_message(QueueUrl=new)["Messages"][0]["Body"] == "late"
+
+
+def test_wait_is_bounded_by_the_longest_timeout(aws: Emulator, example_app: App) -> None:
+    account = Aws(aws.region, endpoint_url=aws.endpoint_url)
+    leases = account.sqs.create_queue(QueueName="sitegen-ingest-inflight")["QueueUrl"]
+    account.sqs.send_message(QueueUrl=leases, MessageBody="lease")
+    account.sqs.receive_message(QueueUrl=leases, VisibilityTimeout=600)  # never handed back
+    # The new functions have been in place for (almost) the longest timeout + margin already.
+    since = datetime.now(UTC) - timedelta(seconds=30 + LEASE_MARGIN_S - 1)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    switchover.wait_for_old_invocations(
+        example_app, account, ["sitegen-ingest-inflight"], since, sleep=sleep
+    )
+    assert 1 <= len(slept) <= 2
