@@ -26,9 +26,12 @@ if TYPE_CHECKING:
         SendMessageBatchRequestEntryTypeDef,
     )
 
-# Beyond the function timeout: covers the time from the Invoke to the start (async queueing,
-# cold start), so a lease does not expire under a still-running invocation.
-LEASE_MARGIN_S = 30
+# Beyond the function timeout: covers the usual time from the Invoke to the start (async
+# queueing, cold start). An invocation that starts later still, and runs to its timeout, is
+# uncounted for its last seconds: the coordinator may then start one too many, which the
+# function's reserved concurrency holds back. Kept short so a crashed invocation's slot frees
+# soon after its timeout.
+LEASE_MARGIN_S = 10
 SQS_BATCH = 10  # entries per ReceiveMessage / SendMessageBatch / ChangeMessageVisibilityBatch
 
 
