@@ -35,7 +35,8 @@ CHECK = textwrap.dedent("""
 """)
 
 
-def test_fast_launcher_gives_moto_the_same_answers() -> None:
+def run_in_emulator_python(script: str) -> list[str]:
+    """Run `script` (given the launcher's path) with moto's own Python; its printed words."""
     try:
         command = emulator.server_command(emulator.find_moto_server())
     except emulator.EmulatorNotFound as e:
@@ -43,13 +44,17 @@ def test_fast_launcher_gives_moto_the_same_answers() -> None:
         raise
     assert command[1:] == [str(emulator.FAST_LAUNCHER)], command
     done = subprocess.run(
-        [command[0], "-c", CHECK, str(emulator.FAST_LAUNCHER)],
+        [command[0], "-c", script, str(emulator.FAST_LAUNCHER)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "False"]
+    return done.stdout.split()
+
+
+def test_fast_launcher_gives_moto_the_same_answers() -> None:
+    assert run_in_emulator_python(CHECK) == ["True", "False"]
 
 
 def test_without_a_python_beside_moto_server_it_runs_unchanged(tmp_path: Path) -> None:
@@ -185,12 +190,4 @@ def test_fast_launcher_sends_compute_no_queue_wide_attributes() -> None:
     """moto computed every queue attribute (scanning every message several times) for each
     message sent, only to read ContentBasedDeduplication: SendMessageBatch(10) took 165 ms at
     depth 500. With the launcher's patch a send computes none of them."""
-    command = emulator.server_command(emulator.find_moto_server())
-    done = subprocess.run(
-        [command[0], "-c", SEND_CHECK, str(emulator.FAST_LAUNCHER)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["0", "1"]
+    assert run_in_emulator_python(SEND_CHECK) == ["0", "1"]
