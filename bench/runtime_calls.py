@@ -296,7 +296,7 @@ def main() -> int:
             f"generations = {r['coordinator_calls_per_round']:.1f} per generation, leases "
             f"included; everything together {r['all_calls_per_message']:.2f} per message"
         )
-    print("  (duplicates = at-least-once redelivery, here from moto's unlocked concurrent receive)")
+    print("  (duplicates = at-least-once redeliveries; none expected here)")
     for r in results:
         if r["batch_size"] != 10:
             continue

@@ -191,3 +191,33 @@ def test_fast_launcher_sends_compute_no_queue_wide_attributes() -> None:
     message sent, only to read ContentBasedDeduplication: SendMessageBatch(10) took 165 ms at
     depth 500. With the launcher's patch a send computes none of them."""
     assert run_in_emulator_python(SEND_CHECK) == ["0", "1"]
+
+
+RACE_CHECK = textwrap.dedent("""
+    import runpy, sys, threading, time
+    from moto.sqs import models
+    runpy.run_path(sys.argv[1])["_serialize_receives"]()
+    backend = models.sqs_backends["123456789012"]["eu-west-1"]
+    backend.create_queue("q")
+    backend.send_message("q", "only")
+    mark = models.Message.mark_received
+    def slow_mark(self, *args, **kwargs):  # widen the window between visibility check and mark
+        time.sleep(0.2)
+        return mark(self, *args, **kwargs)
+    models.Message.mark_received = slow_mark
+    got = []
+    def receive():
+        got.extend(backend.receive_message("q", 10, 0, 30))
+    threads = [threading.Thread(target=receive) for _ in range(2)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    # A long poll still returns as soon as a message arrives.
+    threading.Timer(0.5, lambda: backend.send_message("q", "later")).start()
+    start = time.monotonic()
+    polled = backend.receive_message("q", 10, 5, 30)
+    print(len(got), [m.body for m in polled], time.monotonic() - start < 2)
+""")
+
+
+def test_concurrent_receives_never_take_one_message_twice() -> None:
+    assert run_in_emulator_python(RACE_CHECK) == ["1", "['later']", "True"]

@@ -1,7 +1,8 @@
-"""Start moto's server with two speed fixes for SQS. Run by the emulator's own Python
-(`.venv-emulator`), so it imports only moto and the standard library.
+"""Start moto's server with two speed fixes and one race fix for SQS. Run by the emulator's own
+Python (`.venv-emulator`), so it imports only moto and the standard library.
 
-Both fixes avoid `Queue.attributes`, which computes *every* queue attribute; three of them
+Concurrent receives are serialized (see `_serialize_receives`). Both speed fixes avoid
+`Queue.attributes`, which computes *every* queue attribute; three of them
 (ApproximateNumberOfMessages, ...Delayed, ...NotVisible) scan every message in the queue and read
 the clock (through datetime) four times per message. Where moto wants one attribute, that made
 each message received or sent cost O(queue depth). Measured at depth 500:
@@ -40,6 +41,47 @@ def _patch_retention_check() -> None:
         return bool(period + message.sent_timestamp / 1000 > unix_time())
 
     backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+
+def _serialize_receives() -> None:
+    """moto checks a message's visibility and marks it received without a lock, so two
+    concurrent receives could both take one message (a duplicate delivery real SQS practically
+    never makes; with a redrive both could also move it to the DLQ, and one failed). Each scan
+    now runs under one lock; a long poll waits for new messages outside it, as before."""
+    try:
+        import threading
+
+        from moto.core.utils import unix_time
+        from moto.sqs import models
+    except ImportError:
+        return
+    backend: Any = getattr(models, "SQSBackend", None)
+    original = getattr(backend, "receive_message", None)
+    if original is None or list(inspect.signature(original).parameters)[1:5] != [
+        "queue_name", "count", "wait_seconds_timeout", "visibility_timeout"
+    ]:
+        return
+    lock = threading.Lock()
+
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: Any = None,
+    ) -> Any:
+        polling_end = unix_time() + wait_seconds_timeout
+        while True:
+            with lock:  # one scan, no waiting: moto's own loop with a zero wait
+                result = original(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
+            if result or not wait_seconds_timeout or unix_time() > polling_end:
+                return result
+            self.get_queue(queue_name).wait_for_messages(1)
+
+    backend.receive_message = receive_message
 
 
 CONTENT_BASED_DEDUPLICATION = '.attributes.get("ContentBasedDeduplication")'
@@ -89,6 +131,7 @@ def _patch_send_attributes() -> None:
 if __name__ == "__main__":
     _patch_retention_check()
     _patch_send_attributes()
+    _serialize_receives()
     from moto.server import main
 
     main(sys.argv[1:])
