@@ -64,9 +64,21 @@ def test_report_counts_and_accounts_every_message() -> None:
         "invocations": 3, "handled": 5, "succeeded": 2, "failed": 2, "dead_lettered": 2,
         "max_concurrency_observed": 2}
     assert result["accounting"]["work"] == {
-        "created": 5, "done": 2, "dead_lettered": 2, "queued": 1, "lost": 0, "duplicates": 0}
+        "created": 5, "redriven": 0, "done": 2, "dead_lettered": 2, "queued": 1, "lost": 0,
+        "duplicates": 0}
     assert result["accounting"]["sink"]["lost"] == 0  # r1 done, r2 still retrying, r3 queued
     assert result["totals"] == {"sent": 5, "dead_lettered": 2, "lost": 0}
+
+
+def test_redriven_dead_letters_are_not_new_inputs() -> None:
+    # m2 was dead-lettered, redriven (deleted from the DLQ, sent again as m6) and succeeded.
+    lines = [_line("work", "m1", "succeeded"), _line("work", "m6", "succeeded")]
+    depths = {"work": report.Depth(0, 0)}
+    result = report.build([C], {}, lines, depths, {"app-work": 3}, sent=2, redriven={"work": 1})
+    assert result["accounting"]["work"]["lost"] == 0
+    assert result["accounting"]["work"]["duplicates"] == 0
+    unredriven = report.build([C], {}, lines, depths, {"app-work": 3}, sent=2)
+    assert unredriven["accounting"]["work"]["lost"] == 1
 
 
 def test_report_finds_a_message_deleted_without_being_accounted_for() -> None:
@@ -143,15 +155,24 @@ components:
     batch_size: 1
     max_receive_count: 2
     visibility_timeout: 4
-    lambda: {path: code, handler: fns.work, timeout: 4}
+    lambda: {path: code, handler: fns.work, timeout: 4, environment: {FIXED: "{fixed}"}}
+  - name: notify
+    type: event_from_invocation
+    max_concurrency: 2
+    lambda: {path: code, handler: fns.notify, timeout: 4, environment: {FIXED: "{fixed}"}}
 """
 FAULT_CODE = """\
+import os
 import time
 
 def work(event, context):
-    if event.get("n", 1) % 10 == 0:
+    if event.get("n", 1) % 10 == 0 and not os.path.exists(os.environ["FIXED"]):
         raise ValueError(f"input {event['n']} is bad")
     time.sleep(event.get("sleep", 0))
+
+def notify(event, context):
+    if not os.path.exists(os.environ["FIXED"]):
+        raise ValueError("notify is broken")
 """
 
 
@@ -159,7 +180,7 @@ def work(event, context):
 def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testbed.Testbed]:
     _need_emulator()
     root = tmp_path_factory.mktemp("faults")
-    (root / "lambda-complex.yaml").write_text(FAULT_APP)
+    (root / "lambda-complex.yaml").write_text(FAULT_APP.replace("{fixed}", str(root / "fixed")))
     (root / "code").mkdir()
     (root / "code" / "fns.py").write_text(textwrap.dedent(FAULT_CODE))
     (root / "code" / "requirements.txt").write_text("")
@@ -253,3 +274,39 @@ def test_status_local_without_a_run_is_a_clear_error(tmp_path: Path) -> None:
                                       str(tmp_path / "app" / "lambda-complex.yaml")])
     assert result.exit_code == 1
     assert "no `lcbuild local run` is running" in result.output
+
+
+def test_redrive_puts_dead_letters_back_to_work_once_fixed(faults: testbed.Testbed) -> None:
+    """After the earlier tests, work's dead-letter queue holds its bad inputs; notify fails until
+    fixed, so its event ends as Lambda's on-failure record. Fixed, both are redriven and done."""
+    faults.send("notify", {"to": "ops"})
+    assert faults.wait_idle(30)
+    before = faults.report()["components"]
+    dead = {c: before[c]["dead_lettered"] for c in ("work", "notify")}
+    assert dead["work"] >= 2 and dead["notify"] == 1, dead
+    (faults.app.root / "fixed").touch()
+    app_file = str(faults.app.source)
+    runner = CliRunner()
+    limited = runner.invoke(cli, ["redrive", "work", "--limit", "1", "--local", "--app", app_file])
+    assert limited.exit_code == 0, limited.output
+    assert f"1 dead letter(s) from faults-work-dlq to faults-work; {dead['work'] - 1} left" in (
+        limited.output)
+    rest = runner.invoke(cli, ["redrive", "work", "--json", "--local", "--app", app_file])
+    assert json.loads(rest.output)["moved"] == dead["work"] - 1, rest.output
+    again = runner.invoke(cli, ["redrive", "notify", "--json", "--local", "--app", app_file])
+    assert json.loads(again.output) == {"component": "notify", "source": "faults-notify-dlq",
+                                        "target": "faults-notify", "moved": 1, "left": 0}
+    assert faults.wait_idle(30)
+    after = faults.report()
+    assert {c: after["components"][c]["dead_lettered"] for c in dead} == {"work": 0, "notify": 0}
+    assert after["components"]["work"]["succeeded"] == before["work"]["succeeded"] + dead["work"]
+    assert after["components"]["notify"]["succeeded"] == 1
+    assert after["totals"]["lost"] == 0, after["accounting"]
+
+
+def test_redrive_names_what_is_wrong(faults: testbed.Testbed) -> None:
+    result = CliRunner().invoke(cli, ["redrive", "nope", "--local", "--app",
+                                      str(faults.app.source)])
+    assert result.exit_code == 1
+    assert "no component 'nope' in faults (components: work, notify)" in result.output
+    assert "Traceback" not in result.output

@@ -21,6 +21,7 @@ cli.add_command(app_commands.init)
 cli.add_command(stacks.status)
 cli.add_command(stacks.pause)
 cli.add_command(stacks.resume)
+cli.add_command(stacks.redrive)
 cli.add_command(images.images)
 cli.add_command(local.local)
 

@@ -1,4 +1,5 @@
-"""`lcbuild status`, `pause`, `resume`: the deployed application (stacks, queues, coordinator)."""
+"""`lcbuild status`, `pause`, `resume`, `redrive`: the deployed application (stacks, queues,
+coordinator)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,11 @@ def _aws(app: App, local: bool) -> Aws:
     if not endpoint_file.exists():
         raise UserError(f"no `lcbuild local run` is running for {app.name} "
                         f"({endpoint_file} does not exist)")
+    endpoints = json.loads(endpoint_file.read_text())
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                             region_name=app.deployment.region)
-    return Aws(app.deployment.region, session, endpoint_file.read_text().strip())
+    return Aws(app.deployment.region, session, endpoints["endpoint"],
+               {"sqs": endpoints["sqs"], "lambda": endpoints["lambda"]})
 
 
 @click.command()
@@ -79,3 +82,25 @@ def pause(app_file: Path, local: bool) -> None:
 def resume(app_file: Path, local: bool) -> None:
     """Start dispatching again."""
     _set_dispatch(app_file, local, RUNNING)
+
+
+@click.command()
+@click.argument("component")
+@app_option
+@click.option("--limit", type=click.IntRange(min=1), help="Move at most this many dead letters.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@local_option
+@report_user_errors
+def redrive(app_file: Path, component: str, limit: int | None, as_json: bool,
+            local: bool) -> None:
+    """Put COMPONENT's dead letters back to work (fix their cause first): messages go back into
+    its queue; an invocation component's failed events are invoked again."""
+    from lambda_complex.builder.deploy import redrive as redrive_mod
+
+    app = load_app(app_file)
+    result = redrive_mod.redrive(app, _aws(app, local), component, limit)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(f"{result.moved} dead letter(s) from {result.source} to {result.target}; "
+                   f"{result.left} left")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from lambda_complex.builder.deploy.plan import Counts
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
 
@@ -52,16 +54,31 @@ def parse_template(body: Any) -> dict[str, Any]:
 
 class Aws:
     def __init__(self, region: str, session: boto3.Session | None = None,
-                 endpoint_url: str | None = None) -> None:
-        """`endpoint_url`: an emulator (`lcbuild local run`) instead of AWS."""
+                 endpoint_url: str | None = None,
+                 service_endpoints: Mapping[str, str] | None = None) -> None:
+        """`endpoint_url`: an emulator (`lcbuild local run`) instead of AWS; `service_endpoints`:
+        another endpoint for some services (the local run's SQS tap and Lambda service)."""
         self.session = session or boto3.Session(region_name=region)
         self.region = region
-        self.sqs: SQSClient = self.session.client(
-            "sqs", region_name=region, endpoint_url=endpoint_url)
-        self.ssm: SSMClient = self.session.client(
-            "ssm", region_name=region, endpoint_url=endpoint_url)
-        self.cfn: CloudFormationClient = self.session.client(
-            "cloudformation", region_name=region, endpoint_url=endpoint_url)
+        self._endpoints = {"": endpoint_url, **(service_endpoints or {})}
+        self.sqs: SQSClient = self._client("sqs")
+        self.ssm: SSMClient = self._client("ssm")
+        self.cfn: CloudFormationClient = self._client("cloudformation")
+        self._lambda: LambdaClient | None = None
+
+    def _client(self, service: str) -> Any:
+        endpoint = self._endpoints.get(service) or self._endpoints[""]
+        return self.session.client(  # type: ignore[call-overload]
+            service, region_name=self.region, endpoint_url=endpoint)
+
+    # --- Lambda ---
+    def invoke_event(self, function_name: str, payload: bytes) -> bool:
+        """Queue an asynchronous invocation; True once Lambda accepted it."""
+        if self._lambda is None:
+            self._lambda = self._client("lambda")
+        answer = self._lambda.invoke(
+            FunctionName=function_name, InvocationType="Event", Payload=payload)
+        return answer.get("StatusCode") == 202
 
     # --- SSM ---
     def get_parameter(self, name: str) -> Parameter | None:
@@ -101,11 +118,25 @@ class Aws:
                       int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
                       int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)))
 
-    def move_batch(self, source: str, target: str) -> tuple[int, int]:
+    def receive(self, url: str, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Up to `max_messages` (<= 10) messages, invisible for RECEIVE_VISIBILITY_S."""
+        messages: list[Any] = self.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=max_messages,
+            VisibilityTimeout=RECEIVE_VISIBILITY_S, WaitTimeSeconds=0,
+        ).get("Messages", [])
+        return messages
+
+    def delete(self, url: str, receipt_handles: list[str]) -> None:
+        if receipt_handles:
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipt_handles)])
+
+    def move_batch(self, source: str, target: str, max_messages: int = 10) -> tuple[int, int]:
         """Receive up to 10 messages from `source`, send them to `target`, delete from `source`
         only those whose send succeeded. Returns (received, moved)."""
         messages = self.sqs.receive_message(
-            QueueUrl=source, MaxNumberOfMessages=10, VisibilityTimeout=RECEIVE_VISIBILITY_S,
+            QueueUrl=source, MaxNumberOfMessages=max_messages,
+            VisibilityTimeout=RECEIVE_VISIBILITY_S,
             WaitTimeSeconds=0, MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["MessageGroupId", "MessageDeduplicationId"],
         ).get("Messages", [])
@@ -123,10 +154,8 @@ class Aws:
             entries.append(entry)
         sent = self.sqs.send_message_batch(QueueUrl=target, Entries=entries)
         ok = {s["Id"] for s in sent.get("Successful", [])}
-        done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(messages) if str(i) in ok]
-        if done:
-            self.sqs.delete_message_batch(QueueUrl=source, Entries=done)  # type: ignore[arg-type]
+        done = [m["ReceiptHandle"] for i, m in enumerate(messages) if str(i) in ok]
+        self.delete(source, done)
         return len(messages), len(done)
 
     def delete_queue(self, url: str) -> None:

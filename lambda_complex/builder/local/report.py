@@ -16,11 +16,15 @@ Each one must end in exactly one of:
               wrapper's own dead-lettering of malformed input, failed async events' records;
   queued(c) = still waiting: visible + in-flight + delayed messages of c's queue, or async
               events not yet finished by the service.
-lost(c) = created(c) - done(c) - dead(c) - queued(c). Inputs handled twice (at-least-once) are
-one distinct input, and their duplicate results are counted as created downstream and must be
-accounted there too; a surplus (negative difference) means duplicates, not loss, and is reported
-as `duplicates`. A dropped async event (no destination) and a message deleted without its
-results sent both show up as lost.
+A dead letter taken out of the dead-letter queue again (`lcbuild redrive`: sent back to the input
+queue, or its event invoked again) is created a second time, so
+  redriven(c) = messages deleted from c's dead-letter queue (the SQS tap counts them)
+are not new inputs:
+lost(c) = created(c) - redriven(c) - done(c) - dead(c) - queued(c). Inputs handled twice
+(at-least-once) are one distinct input, and their duplicate results are counted as created
+downstream and must be accounted there too; a surplus (negative difference) means duplicates,
+not loss, and is reported as `duplicates`. A dropped async event (no destination) and a message
+deleted without its results sent both show up as lost.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def build(
     depths: Mapping[str, Depth],
     tap_sent: Mapping[str, int],
     sent: int,
+    redriven: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The report (JSON-able): components, totals, and the accounting behind `lost`."""
     per: dict[str, dict[str, int]] = {}
@@ -119,10 +124,12 @@ def build(
             "max_concurrency_observed": int(fn.get("max_concurrency_observed", 0)),
         }
         made, done = created(c, fn, tap_sent), done_inputs(mine)
+        again = (redriven or {}).get(c.name, 0)
         queued = still_queued(c, fn, depth)
-        missing = made - done - depth.dead_lettered - queued
+        missing = made - again - done - depth.dead_lettered - queued
         accounting[c.name] = {
             "created": made,
+            "redriven": again,
             "done": done,
             "dead_lettered": depth.dead_lettered,
             "queued": queued,

@@ -1,10 +1,12 @@
 """A counting pass-through in front of the emulator's SQS API, for the report's message accounting.
 
-Every SQS call of the testbed's instances goes through it (`AWS_ENDPOINT_URL_SQS`); it forwards
-the request unchanged and counts, per queue name, the messages that SendMessage/SendMessageBatch
-actually accepted. That is the sender's side of "every message created", which no receiver can
-tell: a message deleted without being handled would otherwise vanish unseen. botocore speaks the
-JSON protocol to SQS (`X-Amz-Target: AmazonSQS.<Action>`). Loopback only.
+Every SQS call of the testbed's instances (and of `lcbuild ... --local` commands) goes through it
+(`AWS_ENDPOINT_URL_SQS`); it forwards the request unchanged and counts, per queue name, the
+messages that SendMessage/SendMessageBatch actually accepted and DeleteMessage/DeleteMessageBatch
+actually deleted. Sends are the sender's side of "every message created", which no receiver can
+tell: a message deleted without being handled would otherwise vanish unseen; deletes from a
+dead-letter queue are dead letters taken out again (`lcbuild redrive`). botocore speaks the JSON
+protocol to SQS (`X-Amz-Target: AmazonSQS.<Action>`). Loopback only.
 """
 
 from __future__ import annotations
@@ -21,9 +23,20 @@ _DROPPED_HEADERS = frozenset(
 )
 
 
-def accepted(action: str, request: bytes, response: bytes) -> tuple[str, int] | None:
-    """(queue name, messages accepted) of a send call's request/response bodies, else None."""
-    if action not in ("AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch"):
+SENT, DELETED = "sent", "deleted"
+_COUNTED = {
+    "AmazonSQS.SendMessage": SENT,
+    "AmazonSQS.SendMessageBatch": SENT,
+    "AmazonSQS.DeleteMessage": DELETED,
+    "AmazonSQS.DeleteMessageBatch": DELETED,
+}
+
+
+def counted(action: str, request: bytes, response: bytes) -> tuple[str, str, int] | None:
+    """(SENT or DELETED, queue name, messages) of a successful send or delete call's request and
+    response bodies, else None."""
+    what = _COUNTED.get(action)
+    if what is None:
         return None
     try:
         sent, answer = json.loads(request or b"{}"), json.loads(response or b"{}")
@@ -31,16 +44,18 @@ def accepted(action: str, request: bytes, response: bytes) -> tuple[str, int] | 
     except (ValueError, KeyError, TypeError):
         return None
     if action == "AmazonSQS.SendMessage":
-        return queue, 1 if "MessageId" in answer else 0
-    return queue, len(answer.get("Successful", []))
+        return what, queue, 1 if "MessageId" in answer else 0
+    if action == "AmazonSQS.DeleteMessage":
+        return what, queue, 1
+    return what, queue, len(answer.get("Successful", []))
 
 
 class SqsTap:
-    """`start()`, point SQS clients at `url`, read `sent()`; `stop()`."""
+    """`start()`, point SQS clients at `url`, read `sent()` and `deleted()`; `stop()`."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = urllib.parse.urlsplit(upstream).netloc
-        self._counts: Counter[str] = Counter()
+        self._counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -58,13 +73,21 @@ class SqsTap:
         self._server.shutdown()
         self._server.server_close()
 
-    def count(self, queue: str, n: int) -> None:
+    def count(self, what: str, queue: str, n: int) -> None:
         with self._lock:
-            self._counts[queue] += n
+            self._counts[(what, queue)] += n
+
+    def _of(self, what: str) -> dict[str, int]:
+        with self._lock:
+            return {queue: n for (kind, queue), n in self._counts.items() if kind == what}
 
     def sent(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
+        """Messages accepted per queue name."""
+        return self._of(SENT)
+
+    def deleted(self) -> dict[str, int]:
+        """Messages deleted per queue name."""
+        return self._of(DELETED)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -88,9 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             conn.close()
         if status == 200:
-            counted = accepted(self.headers.get("X-Amz-Target", ""), body, data)
-            if counted is not None:
-                tap.count(*counted)
+            found = counted(self.headers.get("X-Amz-Target", ""), body, data)
+            if found is not None:
+                tap.count(*found)
         head = [f"HTTP/1.1 {status} {http.client.responses.get(status, '')}"]
         head += [f"{k}: {v}" for k, v in kept] + [f"Content-Length: {len(data)}", "", ""]
         self.wfile.write("\r\n".join(head).encode("latin-1") + data)  # one write: no stall

@@ -40,7 +40,7 @@ from lambda_complex.runtime import envelope, names
 
 Mode = Literal["process", "container"]
 LOCAL_DIR = Path(".lcbuild") / "local"
-ENDPOINT_FILE = "endpoint"  # .lcbuild/local/endpoint: the emulator's URL while a run is up
+ENDPOINT_FILE = "endpoints.json"  # in .lcbuild/local while a run is up (see endpoint_path)
 _PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 _QUEUE_ATTRIBUTES = [
     "ApproximateNumberOfMessages",
@@ -58,7 +58,9 @@ def local_dir(app: App) -> Path:
 
 
 def endpoint_path(root: Path) -> Path:
-    """Where a running `local run` publishes its emulator URL (`lcbuild status` reads it)."""
+    """Where a running `local run` publishes its endpoints (`lcbuild status --local` reads it):
+    `{"endpoint": emulator, "sqs": the SQS tap, "lambda": the Lambda service}`, so that commands
+    run beside it are counted in its report and invoke its functions."""
     return root / LOCAL_DIR / ENDPOINT_FILE
 
 
@@ -219,7 +221,6 @@ class Testbed:
         self.log_dir.mkdir(parents=True)
         self.say("starting the AWS emulator")
         self.emulator = emulator_mod.start(log_path=self.dir / "emulator.log")
-        endpoint_path(self.app.root).write_text(self.emulator.endpoint_url + "\n")
         self.say(f"emulator at {self.emulator.endpoint_url}; deploying the stack group (sceptre)")
         placeholders = write_placeholder_manifest(self.app, self.dir / "images.json")
         deploy(self.app, placeholders, self.emulator.client_env(), self.dir / "sceptre.log")
@@ -230,6 +231,9 @@ class Testbed:
         self.service = lambda_service.start_service(
             self._functions(), self.mode, self.log_dir, aws_env, **self.service_options
         )
+        endpoint_path(self.app.root).write_text(json.dumps({
+            "endpoint": self.emulator.endpoint_url, "sqs": self.tap.url, "lambda": self.service.url
+        }) + "\n")
         self.scheduler = schedules.Scheduler(
             self.client("events"),
             self.service.invoke_async,
@@ -378,6 +382,7 @@ class Testbed:
 
     def report(self) -> dict[str, Any]:
         assert self.tap is not None
+        deleted = self.tap.deleted()
         return report.build(
             self.components,
             self.stats(),
@@ -385,6 +390,8 @@ class Testbed:
             self.depths(),
             self.tap.sent(),
             self.sent,
+            {c.name: deleted.get(names.dead_letter_queue_name(self.app.name, c.name), 0)
+             for c in self.components},
         )
 
     def s3_objects(self) -> dict[str, list[str]]:
