@@ -111,8 +111,8 @@ class OldInvocations:
 
 def old_invocations(app: App) -> OldInvocations:
     def longest(components: list[Component]) -> int:
-        return max((c.lambda_.timeout for c in components), default=-LEASE_MARGIN_S) + (
-            LEASE_MARGIN_S)  # the margin covers an invocation queued before it started
+        # The margin covers an invocation queued before it started.
+        return max(c.lambda_.timeout for c in components) + LEASE_MARGIN_S if components else 0
 
     senders = [c for c in app.components if not c.has_queue and any(
         app.component(t).has_queue for t in c.routing.possible_targets(app.component_names))]
