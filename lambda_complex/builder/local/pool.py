@@ -266,6 +266,8 @@ class FunctionPool:
             inv, _ = self.execute(event.request_id, event.payload)
         finally:
             self.release()
+        if self._closed:  # the service stopped it: the run is over, not the event's failure
+            return
         event.attempts += 1
         if inv.error_type is not None and event.attempts <= self.fn.max_retry_attempts:
             delays = self.service.retry_delays
