@@ -246,7 +246,9 @@ def _batch(
         outcome = "dead_lettered" if h.outcome == handling.DEAD_LETTER else h.outcome
         if key in undeleted:
             outcome = "delete_failed"  # redelivered later: at-least-once, never lost
-        log.outcome(config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason)
+        log.outcome(
+            config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason, hops=h.hops
+        )
         if h.outcome == handling.FAILED:
             summary.failed += 1
         elif h.outcome == handling.DEAD_LETTER:

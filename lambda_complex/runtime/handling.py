@@ -27,6 +27,7 @@ class Handled:
         "duration_ms",
         "error",
         "handler_called",
+        "hops",
         "outcome",
         "outgoing",
         "reason",
@@ -48,6 +49,7 @@ class Handled:
         self.reason = reason
         self.error = error  # the handler's exception, if it raised
         self.handler_called = handler_called
+        self.hops: int | None = None  # of the input's envelope, when it was one
         self.duration_ms = 0.0
 
 
@@ -77,7 +79,19 @@ def _handle(
         current = parse()
     except EnvelopeError as e:
         return Handled(DEAD_LETTER, reason=e.reason)
-    trace_id = current.trace_id
+    handled = _handle_envelope(config, user_handler, routing_function, key, current, context)
+    handled.trace_id, handled.hops = current.trace_id, current.hops
+    return handled
+
+
+def _handle_envelope(
+    config: RuntimeConfig,
+    user_handler: UserHandler,
+    routing_function: routing.RoutingFunction | None,
+    key: str,
+    current: Envelope,
+    context: Any,
+) -> Handled:
     error: Exception | None = None
     result: Any = None
     try:
@@ -88,13 +102,13 @@ def _handle(
         targets = routing.decide(config.own, config.components, error, result, routing_function)
         outgoing = delivery.prepare(key, current, targets, config)
     except PermanentError as e:
-        return Handled(DEAD_LETTER, trace_id, reason=e.reason, error=error, handler_called=True)
+        return Handled(DEAD_LETTER, reason=e.reason, error=error, handler_called=True)
     except Exception as e:
         reason = f"routing function raised {type(e).__name__}: {e}"
-        return Handled(FAILED, trace_id, reason=reason, error=error, handler_called=True)
+        return Handled(FAILED, reason=reason, error=error, handler_called=True)
     if error is not None:
         if not targets:
             reason = f"handler raised {type(error).__name__}: {error}"
-            return Handled(FAILED, trace_id, reason=reason, error=error, handler_called=True)
-        return Handled(DIVERTED, trace_id, outgoing, error=error, handler_called=True)
-    return Handled(SUCCEEDED, trace_id, outgoing, handler_called=True)
+            return Handled(FAILED, reason=reason, error=error, handler_called=True)
+        return Handled(DIVERTED, outgoing=outgoing, error=error, handler_called=True)
+    return Handled(SUCCEEDED, outgoing=outgoing, handler_called=True)

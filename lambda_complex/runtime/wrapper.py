@@ -101,7 +101,9 @@ def _invocation(loaded: _Loaded, event: Any, context: LambdaContext) -> dict[str
         if failures:
             h.outcome, h.reason = handling.FAILED, failures[key]
     outcome = "dead_lettered" if h.outcome == handling.DEAD_LETTER else h.outcome
-    log.outcome(config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason)
+    log.outcome(
+        config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason, hops=h.hops
+    )
     if h.outcome == handling.FAILED:
         if h.error is not None and h.reason and h.reason.startswith("handler raised"):
             raise h.error

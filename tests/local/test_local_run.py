@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,19 @@ def test_example_app_end_to_end_in_process_mode(tmp_path: Path) -> None:
         assert 1 <= c["max_concurrency_observed"] <= LIMITS[name]
     assert got["totals"] == {"sent": 1, "dead_lettered": 0, "lost": 0}
     assert not testbed.endpoint_path(REPO).exists()  # removed at stop
+
+    # The one input, followed through every component by its trace id (from the run's logs).
+    lines = testbed.LogTail(REPO / testbed.LOCAL_DIR / "logs").poll()
+    (trace_id,) = {x["trace_id"] for x in lines if x.get("component") == "ingest"
+                   and x.get("event") == "message"}
+    traced = CliRunner().invoke(cli, ["trace", trace_id, "--local", "--json", "--app",
+                                      str(REPO / "lambda-complex.yaml")])
+    assert traced.exit_code == 0, traced.output
+    steps = json.loads(traced.output)
+    assert [s["component"] for s in steps][:1] == ["ingest"] and steps[0]["hops"] == 0
+    assert Counter(s["component"] for s in steps) == Counter(handled)
+    assert [s["hops"] for s in steps] == sorted(s["hops"] for s in steps)
+    assert {s["outcome"] for s in steps} == {"succeeded"}
 
 
 def test_example_app_end_to_end_in_container_mode(tmp_path: Path, built: Built) -> None:

@@ -22,6 +22,7 @@ cli.add_command(stacks.status)
 cli.add_command(stacks.pause)
 cli.add_command(stacks.resume)
 cli.add_command(stacks.redrive)
+cli.add_command(stacks.trace)
 cli.add_command(images.images)
 cli.add_command(local.local)
 

@@ -1,5 +1,5 @@
-"""`lcbuild status`, `pause`, `resume`, `redrive`: the deployed application (stacks, queues,
-coordinator)."""
+"""`lcbuild status`, `pause`, `resume`, `redrive`, `trace`: the deployed application (stacks,
+queues, coordinator, logs)."""
 
 from __future__ import annotations
 
@@ -104,3 +104,25 @@ def redrive(app_file: Path, component: str, limit: int | None, as_json: bool,
     else:
         click.echo(f"{result.moved} dead letter(s) from {result.source} to {result.target}; "
                    f"{result.left} left")
+
+
+@click.command()
+@click.argument("trace_id")
+@app_option
+@click.option("--since", "since_minutes", type=click.IntRange(min=1), default=60,
+              show_default=True, help="Search the logs of the last this many minutes.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the list of steps).")
+@click.option("--local", is_flag=True,
+              help="Read the logs of the last `lcbuild local run` instead of CloudWatch Logs.")
+@report_user_errors
+def trace(app_file: Path, trace_id: str, since_minutes: int, as_json: bool, local: bool) -> None:
+    """Follow one input through the application: every component's log line for TRACE_ID (the
+    envelope's `trace_id`, in every message, dead letter and log line), in time order."""
+    from lambda_complex.builder.deploy import trace as trace_mod
+
+    app = load_app(app_file)
+    if local:
+        found = trace_mod.from_local(app, trace_id)
+    else:
+        found = trace_mod.from_cloudwatch(app, _aws(app, False), trace_id, since_minutes * 60)
+    click.echo(json.dumps(found, indent=2) if as_json else trace_mod.format_text(trace_id, found))

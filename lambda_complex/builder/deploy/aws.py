@@ -80,6 +80,23 @@ class Aws:
             FunctionName=function_name, InvocationType="Event", Payload=payload)
         return answer.get("StatusCode") == 202
 
+    # --- CloudWatch Logs ---
+    def log_messages(self, group: str, pattern: str, since_s: int) -> list[str]:
+        """Messages of a log group's events of the last `since_s` seconds matching a filter
+        pattern; none if the group does not exist (a function that never ran)."""
+        logs = self._client("logs")
+        start = int((time.time() - since_s) * 1000)
+        found: list[str] = []
+        try:
+            for page in logs.get_paginator("filter_log_events").paginate(
+                    logGroupName=group, filterPattern=pattern, startTime=start):
+                found.extend(str(e.get("message", "")) for e in page.get("events", []))
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ResourceNotFoundException":
+                return []
+            raise
+        return found
+
     # --- SSM ---
     def get_parameter(self, name: str) -> Parameter | None:
         try:
