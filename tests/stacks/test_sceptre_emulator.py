@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from lambda_complex.builder.cli import cli
 from lambda_complex.builder.local.emulator import Emulator
@@ -104,6 +104,12 @@ class Account:
         return {f["FunctionName"] for f in self.lam.list_functions()["Functions"]}
 
 
+def plan(project: Path, *options: str) -> Result:
+    """`lcbuild plan` for the project's definition (against the emulator: AWS_ENDPOINT_URL)."""
+    return CliRunner().invoke(cli, ["plan", *options, "--app",
+                                    str(project / "lambda-complex.yaml")])
+
+
 def ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -117,7 +123,9 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     account = Account()
 
     # 1. first deploy
+    assert "sitegen is not deployed: the first deploy creates 11 queue(s)" in plan(project).output
     ok(sceptre(project, "launch", "-y", "prod"))
+    assert plan(project).output.splitlines()[1:] == ["  none"]
     assert set(account.stacks()) == set(STACKS)
     assert account.control() == "running"
     assert {"sitegen-render", "sitegen-render-dlq", "sitegen-render-inflight",
@@ -148,6 +156,14 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
                 c["routing"]["targets"] = ["Render", "toc"]
 
     edit_definition(project, rename)
+    preview = json.loads(plan(project, "--json").output)
+    assert preview["create"] == ["sitegen-Render-dlq", "sitegen-Render", "sitegen-Render-inflight"]
+    assert {(m["source"], m["target"], m["messages"], m["why"]) for m in preview["move"]} == {
+        ("sitegen-render", "sitegen-Render", 5, "renamed"),
+        ("sitegen-render-dlq", "sitegen-Render-dlq", 2, "renamed")}
+    assert set(preview["remove"]) == {"sitegen-render", "sitegen-render-dlq",
+                                      "sitegen-render-inflight"}
+    assert preview["refused"] == []
     (project / "lc_switch.py").write_text(SWITCHOVER_MODULE)
     (project / "observe.sh").write_text(
         f"{sys.executable} -c \"import boto3; print(boto3.client('ssm').get_parameter("
@@ -184,6 +200,13 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
                 c["routing"] = "publish"
 
     edit_definition(project, remove_search_index)
+    refused = plan(project)
+    assert refused.exit_code == 1 and "REFUSED component 'search-index' is removed" in (
+        refused.output)
+    forced = plan(project, "--force-remove")
+    assert forced.exit_code == 0, forced.output
+    assert ("  move    sitegen-search-index -> sitegen-search-index-dlq (3 message(s); "
+            "component removed)") in forced.output
     out = failed(sceptre(project, "launch", "-y", "prod"))
     assert "sitegen-search-index holds 3 message(s)" in out and "LCBUILD_FORCE_REMOVE" in out
     assert "Traceback" not in out

@@ -1,9 +1,10 @@
-"""`lcbuild status`, `pause`, `resume`, `redrive`, `trace`: the deployed application (stacks,
-queues, coordinator, logs)."""
+"""`lcbuild status`, `plan`, `pause`, `resume`, `redrive`, `trace`: the deployed application
+(stacks, queues, coordinator, logs)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,3 +127,24 @@ def trace(app_file: Path, trace_id: str, since_minutes: int, as_json: bool, loca
     else:
         found = trace_mod.from_cloudwatch(app, _aws(app, False), trace_id, since_minutes * 60)
     click.echo(json.dumps(found, indent=2) if as_json else trace_mod.format_text(trace_id, found))
+
+
+@click.command()
+@app_option
+@click.option("--force-remove", is_flag=True, envvar="LCBUILD_FORCE_REMOVE",
+              help="As the deploy with LCBUILD_FORCE_REMOVE=1: removed components' messages go "
+                   "to their dead-letter queues instead of refusing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@local_option
+@report_user_errors
+def plan(app_file: Path, force_remove: bool, as_json: bool, local: bool) -> None:
+    """What the next `sceptre launch prod` would do to the deployed queues (create, move with
+    their messages, remove, refuse), without changing anything. Exit 1 if it would be refused.
+    Template changes: `sceptre diff prod`."""
+    from lambda_complex.builder.deploy import preview
+
+    app = load_app(app_file)
+    result = preview.preview(app, _aws(app, local), force_remove)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else preview.format_text(result))
+    if result.refused:
+        sys.exit(1)

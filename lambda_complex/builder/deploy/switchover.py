@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +35,11 @@ from lambda_complex.runtime import names
 log = logging.getLogger("lambda_complex.deploy")
 
 FORCE_REMOVE_ENV = "LCBUILD_FORCE_REMOVE"
+
+
+def force_remove_from_env() -> bool:
+    return os.environ.get(FORCE_REMOVE_ENV, "").lower() in ("1", "true", "yes")
+
 DRAIN_TIMEOUT_S = 120.0  # waiting for messages an old invocation still holds (not visible)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -48,10 +47,6 @@ class _Run:
 
 
 _runs: dict[str, _Run] = {}
-
-
-def force_remove() -> bool:
-    return os.environ.get(switchover.FORCE_REMOVE_ENV, "").lower() in ("1", "true", "yes")
 
 
 def _restore_at_exit() -> None:
@@ -102,11 +97,11 @@ class Switchover(Hook):  # type: ignore[misc]
         if phase == "begin" and not run.began:
             preflight(run.app, run.aws)
             _register_exit_handler()
-            switchover.begin(run.app, run.aws, force_remove())
+            switchover.begin(run.app, run.aws, switchover.force_remove_from_env())
             run.began = True
         elif phase == "finish":
             report = switchover.finish(run.app, run.aws, run.since if run.began else None,
-                                       force_remove())
+                                       switchover.force_remove_from_env())
             run.finished = True
             for name, n in report.moved.items():
                 log.info("switchover: moved %d message(s) from %s", n, name)
@@ -114,7 +109,7 @@ class Switchover(Hook):  # type: ignore[misc]
                 log.warning("switchover: kept queues that still hold messages: %s",
                             ", ".join(report.kept))
         elif phase == "before_delete" and not run.checked_delete:
-            switchover.before_delete(run.app, run.aws, force_remove())
+            switchover.before_delete(run.app, run.aws, switchover.force_remove_from_env())
             run.dead_letter_queues = [q for q in switchover.app_queue_names(run.app, run.aws)
                                       if q.kind == common.DLQ]
             run.checked_delete = True
