@@ -37,19 +37,19 @@ class Handled:
     def __init__(
         self,
         outcome: str,
-        trace_id: str | None = None,
         outgoing: list[delivery.Outgoing] | None = None,
         reason: str | None = None,
         error: Exception | None = None,
         handler_called: bool = False,
     ) -> None:
         self.outcome = outcome
-        self.trace_id = trace_id
         self.outgoing = outgoing or []
         self.reason = reason
         self.error = error  # the handler's exception, if it raised
         self.handler_called = handler_called
-        self.hops: int | None = None  # of the input's envelope, when it was one
+        # Of the input's envelope, when it was one (set by `handle`).
+        self.trace_id: str | None = None
+        self.hops: int | None = None
         self.duration_ms = 0.0
 
 
@@ -62,29 +62,18 @@ def handle(
     context: Any,
 ) -> Handled:
     start = time.perf_counter()
-    handled = _handle(config, user_handler, routing_function, key, parse, context)
+    try:
+        current = parse()
+    except EnvelopeError as e:
+        handled = Handled(DEAD_LETTER, reason=e.reason)
+    else:
+        handled = _handle(config, user_handler, routing_function, key, current, context)
+        handled.trace_id, handled.hops = current.trace_id, current.hops
     handled.duration_ms = (time.perf_counter() - start) * 1000
     return handled
 
 
 def _handle(
-    config: RuntimeConfig,
-    user_handler: UserHandler,
-    routing_function: routing.RoutingFunction | None,
-    key: str,
-    parse: Callable[[], Envelope],
-    context: Any,
-) -> Handled:
-    try:
-        current = parse()
-    except EnvelopeError as e:
-        return Handled(DEAD_LETTER, reason=e.reason)
-    handled = _handle_envelope(config, user_handler, routing_function, key, current, context)
-    handled.trace_id, handled.hops = current.trace_id, current.hops
-    return handled
-
-
-def _handle_envelope(
     config: RuntimeConfig,
     user_handler: UserHandler,
     routing_function: routing.RoutingFunction | None,
