@@ -149,8 +149,8 @@ class Aws:
                 {"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipt_handles)])
 
     def move_batch(self, source: str, target: str, max_messages: int = 10) -> tuple[int, int]:
-        """Receive up to 10 messages from `source`, send them to `target`, delete from `source`
-        only those whose send succeeded. Returns (received, moved)."""
+        """Receive up to `max_messages` (<= 10) from `source`, send them to `target`, delete from
+        `source` only those whose send succeeded. Returns (received, moved)."""
         messages = self.sqs.receive_message(
             QueueUrl=source, MaxNumberOfMessages=max_messages,
             VisibilityTimeout=RECEIVE_VISIBILITY_S,
