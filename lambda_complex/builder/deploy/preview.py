@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lambda_complex.builder.app.model import App
-from lambda_complex.builder.cfn import common, queues
+from lambda_complex.builder.cfn import queues
 from lambda_complex.builder.deploy import switchover
 from lambda_complex.builder.deploy.aws import Aws
 
@@ -40,17 +40,16 @@ class Preview:
 
 
 def preview(app: App, aws: Aws, force_remove: bool) -> Preview:
-    deployed = aws.deployed_template(common.stack_name(app, common.QUEUES))
+    deployed = switchover.queues_template(app, aws)
     if deployed is None:
         return Preview(app.name, False, create=[q.name for q in queues.desired_queues(app)])
-    have = {q.name for q in switchover.app_queue_names(app, aws)}
-    plan = switchover.plan_for(app, aws, force_remove)
-    moves = []
-    for move in plan.moves:
-        url = aws.queue_url(move.source.name)
-        held = aws.counts(url).total if url else 0
-        why = "renamed" if move.replaced else "component removed"
-        moves.append(Move(move.source.name, move.target, held, why))
+    have = {q.name for q in switchover.deployed_queues(deployed)}
+    plan, counts = switchover.plan_for(app, aws, deployed, force_remove)
+    moves = [
+        Move(move.source.name, move.target, counts[move.source.name].total,
+             "renamed" if move.replaced else "component removed")
+        for move in plan.moves
+    ]
     return Preview(
         app.name,
         True,

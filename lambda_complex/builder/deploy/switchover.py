@@ -55,10 +55,20 @@ class FinishReport:
     skipped: str | None = None  # why nothing was switched (a stack failed)
 
 
-def retiring(app: App, aws: Aws) -> tuple[dict[str, Any] | None, list[DeployedQueue]]:
-    deployed = aws.deployed_template(common.stack_name(app, common.QUEUES))
+def queues_template(app: App, aws: Aws) -> dict[str, Any] | None:
+    """The deployed queues stack's template (None: not deployed)."""
+    return aws.deployed_template(common.stack_name(app, common.QUEUES))
+
+
+def deployed_queues(deployed: dict[str, Any] | None) -> list[DeployedQueue]:
+    return [DeployedQueue.from_resource(k, v)
+            for k, v in queues.deployed_queue_resources(deployed).items()]
+
+
+def retiring(app: App, deployed: dict[str, Any] | None) -> list[DeployedQueue]:
+    """Queues deployed but no longer asked for."""
     found = queues.retiring_resources(app, deployed)
-    return deployed, [DeployedQueue.from_resource(k, v) for k, v in found.items()]
+    return [DeployedQueue.from_resource(k, v) for k, v in found.items()]
 
 
 def _counts(aws: Aws, queues_: list[DeployedQueue]) -> dict[str, Counts]:
@@ -69,10 +79,12 @@ def _counts(aws: Aws, queues_: list[DeployedQueue]) -> dict[str, Counts]:
     return counts
 
 
-def plan_for(app: App, aws: Aws, force_remove: bool) -> SwitchoverPlan:
-    _, old = retiring(app, aws)
+def plan_for(app: App, aws: Aws, deployed: dict[str, Any] | None,
+             force_remove: bool) -> tuple[SwitchoverPlan, dict[str, Counts]]:
+    """The plan, and the messages each retiring queue holds (what it was decided on)."""
+    old = retiring(app, deployed)
     counts = _counts(aws, old)
-    return planning.plan_switchover(old, queues.desired_queues(app), counts, force_remove)
+    return planning.plan_switchover(old, queues.desired_queues(app), counts, force_remove), counts
 
 
 def set_control(app: App, aws: Aws, decide: Callable[[str | None], str | None]) -> str | None:
@@ -87,7 +99,7 @@ def set_control(app: App, aws: Aws, decide: Callable[[str | None], str | None]) 
 
 def begin(app: App, aws: Aws, force_remove: bool) -> SwitchoverPlan:
     """Refuse what would lose messages (before anything changes), then pause dispatching."""
-    switch = plan_for(app, aws, force_remove)
+    switch, _ = plan_for(app, aws, queues_template(app, aws), force_remove)
     if switch.refusals:
         raise SwitchoverRefused("; ".join(switch.refusals))
     set_control(app, aws, planning.control_before_deploy)
@@ -184,13 +196,14 @@ def finish(app: App, aws: Aws, since: datetime | None = None,
         log.warning(report.skipped)
         restore(app, aws)
         return report
-    deployed, old = retiring(app, aws)
+    deployed = queues_template(app, aws)
+    old = retiring(app, deployed)
     if old:
         switch = planning.plan_switchover(old, queues.desired_queues(app), {}, force_remove=True)
         user_fn = load_callable(app)
         functions = aws.stack(common.stack_name(app, common.FUNCTIONS))
         if switch.moves and functions is not None:
-            leases = [q.name for q in app_queue_names(app, aws) if q.kind == common.INFLIGHT]
+            leases = [q.name for q in deployed_queues(deployed) if q.kind == common.INFLIGHT]
             wait_for_old_invocations(app, aws, leases, functions.updated)
         for move in switch.moves:
             source, target = aws.queue_url(move.source.name), aws.queue_url(move.target)
@@ -232,9 +245,7 @@ def finish(app: App, aws: Aws, since: datetime | None = None,
 
 
 def app_queue_names(app: App, aws: Aws) -> list[DeployedQueue]:
-    deployed = aws.deployed_template(common.stack_name(app, common.QUEUES))
-    return [DeployedQueue.from_resource(k, v)
-            for k, v in queues.deployed_queue_resources(deployed).items()]
+    return deployed_queues(queues_template(app, aws))
 
 
 def before_delete(app: App, aws: Aws, force_remove: bool) -> None:
