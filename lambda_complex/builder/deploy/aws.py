@@ -64,19 +64,23 @@ class Aws:
         self.sqs: SQSClient = self._client("sqs")
         self.ssm: SSMClient = self._client("ssm")
         self.cfn: CloudFormationClient = self._client("cloudformation")
-        self._lambda: LambdaClient | None = None
+        self._rarely_used: dict[str, Any] = {}  # created on first use (lambda, logs)
 
     def _client(self, service: str) -> Any:
         endpoint = self._endpoints.get(service) or self._endpoints[""]
         return self.session.client(  # type: ignore[call-overload]
             service, region_name=self.region, endpoint_url=endpoint)
 
+    def _lazy_client(self, service: str) -> Any:
+        if service not in self._rarely_used:
+            self._rarely_used[service] = self._client(service)
+        return self._rarely_used[service]
+
     # --- Lambda ---
     def invoke_event(self, function_name: str, payload: bytes) -> bool:
         """Queue an asynchronous invocation; True once Lambda accepted it."""
-        if self._lambda is None:
-            self._lambda = self._client("lambda")
-        answer = self._lambda.invoke(
+        lam: LambdaClient = self._lazy_client("lambda")
+        answer = lam.invoke(
             FunctionName=function_name, InvocationType="Event", Payload=payload)
         return answer.get("StatusCode") == 202
 
@@ -84,7 +88,7 @@ class Aws:
     def log_messages(self, group: str, pattern: str, since_s: int) -> list[str]:
         """Messages of a log group's events of the last `since_s` seconds matching a filter
         pattern; none if the group does not exist (a function that never ran)."""
-        logs = self._client("logs")
+        logs = self._lazy_client("logs")
         start = int((time.time() - since_s) * 1000)
         found: list[str] = []
         try:

@@ -154,12 +154,13 @@ def wait_for_old_invocations(app: App, aws: Aws, lease_queues: list[str], since:
     the lease queues count none running (or their longest timeout has passed) and the
     invocation components that route to queues (not counted) have surely ended."""
     wait = planning.old_invocations(app)
+    urls = [url for url in map(aws.queue_url, lease_queues) if url]
     elapsed = (datetime.now(since.tzinfo) - since).total_seconds()
     start = time.monotonic()
     announced = False
     while True:
         waited = elapsed + time.monotonic() - start
-        counted_done = waited >= wait.counted_s or _running(aws, lease_queues) == 0
+        counted_done = waited >= wait.counted_s or _running(aws, urls) == 0
         if counted_done and waited >= wait.uncounted_s:
             return
         if not announced:
@@ -170,9 +171,8 @@ def wait_for_old_invocations(app: App, aws: Aws, lease_queues: list[str], since:
         sleep(1)
 
 
-def _running(aws: Aws, lease_queues: list[str]) -> int:
-    urls = [url for url in map(aws.queue_url, lease_queues) if url]
-    return sum(aws.counts(url).not_visible for url in urls)
+def _running(aws: Aws, lease_queue_urls: list[str]) -> int:
+    return sum(aws.counts(url).not_visible for url in lease_queue_urls)
 
 
 def stacks_failed(app: App, aws: Aws, since: datetime | None) -> list[str]:
