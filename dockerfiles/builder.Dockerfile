@@ -15,24 +15,26 @@ FROM ${BASE_IMAGE}
 # installs below only (builder.Dockerfile is listed so the COPY never matches nothing).
 COPY dockerfiles/builder.Dockerfile dockerfiles/extra-ca*.pem /tmp/lcbuild-ca/
 
-# Dependencies first, from pyproject.toml alone: a source change does not reinstall them.
-COPY pyproject.toml /opt/lambda-complex/pyproject.toml
+# Dependencies first, from builder/pyproject.toml alone: a source change does not reinstall them.
+COPY builder/pyproject.toml /opt/lambda-complex/builder/pyproject.toml
 RUN set -e; \
     if ls /tmp/lcbuild-ca/*.pem >/dev/null 2>&1; then \
       cat /etc/ssl/certs/ca-certificates.crt /tmp/lcbuild-ca/*.pem > /tmp/lcbuild-ca/bundle.pem; \
       export PIP_CERT=/tmp/lcbuild-ca/bundle.pem; fi; \
-    python3 -c "import tomllib; p = tomllib.load(open('/opt/lambda-complex/pyproject.toml', 'rb')); \
-print('\n'.join(p['project']['dependencies'] + p['build-system']['requires'] + ['wheel']))" \
-      > /tmp/requirements.txt; \
+    python3 -c "import tomllib; p = tomllib.load(open('/opt/lambda-complex/builder/pyproject.toml', 'rb')); \
+print('\n'.join([d for d in p['project']['dependencies'] if not d.startswith('lambda-complex')] \
++ p['build-system']['requires'] + ['wheel']))" > /tmp/requirements.txt; \
     python3 -m pip install --no-cache-dir --disable-pip-version-check --break-system-packages \
       -r /tmp/requirements.txt
 
-# The project itself (editable: Dockerfile.base is read from the source tree next to the package).
-COPY Dockerfile.base README.m[d] /opt/lambda-complex/
-COPY lambda_complex/ /opt/lambda-complex/lambda_complex/
+# The tool as users install it (not editable): the runtime and the builder projects. The sources
+# are removed afterwards, so the image proves an installed lcbuild never reads a checkout.
+COPY Dockerfile.base README.md /opt/lambda-complex/
+COPY runtime/ /opt/lambda-complex/runtime/
+COPY builder/ /opt/lambda-complex/builder/
 RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --break-system-packages \
-      --no-deps --no-build-isolation -e /opt/lambda-complex \
-    && rm -rf /tmp/lcbuild-ca /tmp/requirements.txt \
+      --no-deps --no-build-isolation /opt/lambda-complex/runtime /opt/lambda-complex/builder \
+    && rm -rf /tmp/lcbuild-ca /tmp/requirements.txt /opt/lambda-complex \
     && lcbuild --version
 
 WORKDIR /app

@@ -78,7 +78,7 @@ def test_init_creates_an_application_that_validates(tmp_path: Path) -> None:
 
 def test_init_writes_the_stack_group_of_the_repository() -> None:
     """The scaffold's Sceptre stacks are the repository's own (no drift between the two)."""
-    template = ROOT / "lambda_complex" / "builder" / "scaffold" / "template" / "config" / "prod"
+    template = ROOT / "builder/lambda_complex/builder/scaffold/template/config/prod"
     ours = sorted(p.name for p in (ROOT / "config" / "prod").glob("*.yaml"))
     assert sorted(p.name for p in template.glob("*.yaml")) == ours
     for name in ours:

@@ -21,12 +21,11 @@ def builder_context() -> bytes:
     entries = [
         context.Entry("dockerfiles/builder.Dockerfile",
                       (ROOT / "dockerfiles/builder.Dockerfile").read_bytes()),
-        context.Entry("pyproject.toml", (ROOT / "pyproject.toml").read_bytes()),
         context.Entry("Dockerfile.base", (ROOT / "Dockerfile.base").read_bytes()),
-        *context.collect(ROOT / "lambda_complex", prefix="lambda_complex/"),
+        context.Entry("README.md", (ROOT / "README.md").read_bytes()),
+        *context.collect(ROOT / "builder", prefix="builder/"),
+        *context.collect(ROOT / "runtime", prefix="runtime/"),
     ]
-    if (ROOT / "README.md").is_file():
-        entries.append(context.Entry("README.md", (ROOT / "README.md").read_bytes()))
     if HOST_CA_BUNDLE.is_file():  # this machine's HTTPS proxy re-signs with its own CA
         entries.append(context.Entry("dockerfiles/extra-ca.pem", HOST_CA_BUNDLE.read_bytes()))
     return context.tar(entries)

@@ -6,7 +6,7 @@ import ast
 import sys
 from pathlib import Path
 
-RUNTIME = Path(__file__).resolve().parents[2] / "lambda_complex" / "runtime"
+RUNTIME = Path(__file__).resolve().parents[2] / "runtime" / "lambda_complex" / "runtime"
 ALLOWED_THIRD_PARTY = {"boto3", "botocore", "mypy_boto3_sqs", "mypy_boto3_lambda",
                        "mypy_boto3_ssm"}  # the stubs only under TYPE_CHECKING
 

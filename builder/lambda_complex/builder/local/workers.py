@@ -3,7 +3,7 @@
 
 The process gets a Lambda-like environment, not the developer's: the function's variables, the
 reserved Lambda ones, `LAMBDA_TASK_ROOT` = the component's source folder (also the working
-directory), `PYTHONPATH` = that folder and the repository root (so `lambda_complex.runtime`
+directory), `PYTHONPATH` = that folder and the runtime package's root (so `lambda_complex.runtime`
 imports as it does from an image's /var/task), and `LAMBDA_COMPLEX_CONFIG` = the compiled config.
 
 Memory: Lambda kills an execution environment whose memory (a cgroup) exceeds the function's
@@ -22,10 +22,12 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import lambda_complex.runtime
 from lambda_complex.builder.local.functions import FunctionDefinition
 from lambda_complex.runtime.config import CONFIG_FILE_NAME, CONFIG_PATH_ENV
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+# The folder holding `lambda_complex/runtime/` (so it imports as from an image's /var/task).
+RUNTIME_ROOT = Path(lambda_complex.runtime.__file__).resolve().parents[2]
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # Runs in the child: set the backstop limit, then hand over to awslambdaric's own entry point.
@@ -88,7 +90,7 @@ class ProcessLauncher:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
-            "PYTHONPATH": os.pathsep.join([str(task_root), str(REPO_ROOT)]),
+            "PYTHONPATH": os.pathsep.join([str(task_root), str(RUNTIME_ROOT)]),
             "LAMBDA_TASK_ROOT": str(task_root),
             **environment,
             "AWS_LAMBDA_RUNTIME_API": runtime_api,

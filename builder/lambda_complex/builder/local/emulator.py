@@ -37,7 +37,7 @@ def find_moto_server(project_root: Path | None = None) -> str:
     explicit = os.environ.get(EMULATOR_ENV)
     if explicit:
         return explicit
-    roots = [project_root or Path.cwd(), Path(__file__).resolve().parents[3]]
+    roots = [project_root or Path.cwd(), Path(__file__).resolve().parents[4]]
     for root in roots:
         candidate = root / ".venv-emulator" / "bin" / "moto_server"
         if candidate.exists():

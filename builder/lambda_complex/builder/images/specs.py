@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import lambda_complex
+import lambda_complex.runtime
 from lambda_complex.builder.app import compile as app_compile
 from lambda_complex.builder.app.model import App, Component
 from lambda_complex.builder.errors import UserError
@@ -22,7 +22,6 @@ from lambda_complex.runtime import config, names
 
 LOCAL_PREFIX = "lambda-complex"
 COORDINATOR_PLATFORM = "linux/amd64"  # the coordinator/invoker function runs on x86_64
-MINIMAL_PACKAGE_INIT = b'"""Lambda Complex runtime (the builder is not installed in images)."""\n'
 _HASH_LEN = 32
 
 
@@ -51,9 +50,10 @@ class Job:
 
 
 def runtime_entries() -> list[Entry]:
-    runtime_dir = Path(lambda_complex.__file__).resolve().parent / "runtime"
-    return [Entry("lambda_complex/__init__.py", MINIMAL_PACKAGE_INIT),
-            *context.collect(runtime_dir, prefix="lambda_complex/runtime/")]
+    """The installed lambda-complex-runtime package: `lambda_complex` stays a namespace package
+    in the image too (no `__init__.py`), exactly as installed."""
+    runtime_dir = Path(lambda_complex.runtime.__file__).resolve().parent
+    return context.collect(runtime_dir, prefix="lambda_complex/runtime/")
 
 
 def ca_entries(paths: tuple[Path, ...]) -> list[Entry]:

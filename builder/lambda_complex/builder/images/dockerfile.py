@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
-
-import lambda_complex
+from importlib import resources
 
 TASK_ROOT = "${LAMBDA_TASK_ROOT}"
 WRAPPER_CMD = "lambda_complex.runtime.wrapper.handler"
@@ -32,13 +30,10 @@ IMAGE_LABEL = "org.lambda-complex.image"  # which image of the application this 
 _SYSTEM_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt")
 
 
-def dockerfile_base_path() -> Path:
-    """`Dockerfile.base` at the project root (next to the `lambda_complex` package)."""
-    return Path(lambda_complex.__file__).resolve().parent.parent / "Dockerfile.base"
-
-
 def read_dockerfile_base() -> str:
-    return dockerfile_base_path().read_text(encoding="utf-8")
+    """`Dockerfile.base` as this package ships it (the repository's top-level file is the
+    source; the package holds it, so an installed `lcbuild` never reads a checkout)."""
+    return resources.files(__package__).joinpath("Dockerfile.base").read_text(encoding="utf-8")
 
 
 _BASE_ARG = re.compile(r"^ARG\s+BASE_IMAGE=(\S+)\s*$", re.MULTILINE)
