@@ -40,8 +40,12 @@ INV = report.Component("sink", report.INVOCATION, "app-sink", None)
 
 
 def _line(component: str, key: str, outcome: str, reason: str | None = None) -> dict[str, Any]:
+    """A message log line as the wrapper writes it: whether the handler ran, and whether the
+    call failed (the handler raised, undiverted), are fields of their own."""
+    called = outcome != "released" and not (reason or "").startswith("not an envelope")
     return {"event": "message", "component": component, "message_id": key, "outcome": outcome,
-            "reason": reason}
+            "reason": reason, "handler_called": called,
+            "failed": (reason or "").startswith("handler raised")}
 
 
 def test_report_counts_and_accounts_every_message() -> None:

@@ -179,7 +179,7 @@ class Batch:
                 outcome = "delete_failed"  # redelivered later: at-least-once, never lost
             log.outcome(
                 config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason,
-                hops=h.hops,
+                hops=h.hops, handler_called=h.handler_called, failed=h.failed_call,
             )
             if h.outcome == handling.FAILED:
                 summary.failed += 1

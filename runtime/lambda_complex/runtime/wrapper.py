@@ -102,10 +102,13 @@ def _invocation(loaded: _Loaded, event: Any, context: LambdaContext) -> dict[str
             h.outcome, h.reason = handling.FAILED, failures[key]
     outcome = "dead_lettered" if h.outcome == handling.DEAD_LETTER else h.outcome
     log.outcome(
-        config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason, hops=h.hops
+        config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason, hops=h.hops,
+        handler_called=h.handler_called, failed=h.failed_call,
     )
     if h.outcome == handling.FAILED:
-        if h.error is not None and h.reason and h.reason.startswith("handler raised"):
+        # The handler's own exception when it is why the input failed (nothing was routed):
+        # Lambda then reports the user's error type; otherwise what went wrong after it.
+        if h.error is not None and not h.routing_raised and not h.outgoing:
             raise h.error
         raise InvocationFailed(h.reason)
     return {
@@ -114,3 +117,11 @@ def _invocation(loaded: _Loaded, event: Any, context: LambdaContext) -> dict[str
         "failed": 0,
         "dead_lettered": int(h.outcome == handling.DEAD_LETTER),
     }
+
+
+# The runtime interface client imports this module in Lambda's init phase: load the config and
+# the user's handler there, so a handler module that does not import, or a handler function that
+# does not exist, fails init (an init error on each new instance) as a plain handler would,
+# instead of failing every invocation.
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+    load()

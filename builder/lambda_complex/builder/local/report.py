@@ -34,10 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 DONE = frozenset({"succeeded", "diverted"})
-# Outcomes of message lines where the user's handler ran.
-_CALLED = frozenset({"succeeded", "diverted", "failed", "delete_failed", "dead_lettered"})
-# Dead-lettered before the handler ran: the input was not an envelope.
-_UNHANDLED_REASONS = ("malformed JSON", "not an envelope")
 MESSAGE = "message"
 INVOCATION = "invocation"
 
@@ -57,20 +53,14 @@ class Depth:
 
 
 def handler_called(line: Mapping[str, Any]) -> bool:
-    outcome = line.get("outcome")
-    if outcome not in _CALLED:
-        return False
-    if outcome == "failed":
-        return str(line.get("reason") or "").startswith("handler raised")
-    if outcome == "dead_lettered":
-        return not str(line.get("reason") or "").startswith(_UNHANDLED_REASONS)
-    return True
+    """The wrapper says so in each message line (not for `released`: never handled)."""
+    return bool(line.get("handler_called"))
 
 
 def handler_raised(line: Mapping[str, Any]) -> bool:
-    return line.get("outcome") == "failed" and str(line.get("reason") or "").startswith(
-        "handler raised"
-    )
+    """The handler raised (a failure no routing function diverted) or the routing function
+    raised: each such call counts, retries included."""
+    return bool(line.get("failed"))
 
 
 def message_lines(lines: Iterable[Mapping[str, Any]], component: str) -> list[Mapping[str, Any]]:
