@@ -91,7 +91,8 @@ def test_two_lineages_converge_to_one() -> None:
 def test_chains_to_restart() -> None:
     beats = {0: hb("a", 1, ts=100.0), 1: hb("b", 1, ts=10.0), 3: hb("c", 1, ts=100.0)}
     assert chains.chains_to_restart(beats, 3, now=110.0, stale_after=50.0) == [1, 2]
-    assert chains.stale_after_s(10) == 80.0
+    assert chains.stale_after_s(10) == 25.0
+    assert chains.replaced_within_s(10) == 85.0
 
 
 def test_still_owner_and_heartbeat_parse() -> None:

@@ -17,9 +17,15 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-# Beyond 2 x min_interval a chain is stale: time for a slow generation, a throttled self-invoke and
-# Lambda's retry of it.
-CHAIN_SLACK_S = 60.0
+# A live chain writes its heartbeat every min_interval (a generation starts, works, sleeps out the
+# rest of min_interval, invokes the next). Beyond min_interval + this slack -- room for a slow
+# generation's work and the self-invoke's queueing -- it is stale. A chain that dies is thus
+# replaced by the first schedule tick (every SCHEDULE_PERIOD_S) after that: within
+# min_interval + CHAIN_SLACK_S + SCHEDULE_PERIOD_S (85 s at min_interval 10), about a minute on
+# average. A live chain wrongly taken for stale costs little: the newer lineage wins, the older
+# exits at its next start.
+CHAIN_SLACK_S = 15.0
+SCHEDULE_PERIOD_S = 60.0  # the EventBridge rule's rate(1 minute)
 # Generation the schedule writes when it starts a lineage, so generation 0 is not a duplicate.
 SCHEDULED = -1
 
@@ -64,7 +70,12 @@ def new_lineage(now: float) -> str:
 
 
 def stale_after_s(min_interval: int) -> float:
-    return 2 * min_interval + CHAIN_SLACK_S
+    return min_interval + CHAIN_SLACK_S
+
+
+def replaced_within_s(min_interval: int) -> float:
+    """The longest a dead chain stays dead (documented in docs/runtime.md)."""
+    return stale_after_s(min_interval) + SCHEDULE_PERIOD_S
 
 
 def chains_to_restart(

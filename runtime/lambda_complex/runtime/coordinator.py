@@ -23,6 +23,7 @@ from .config import EVENT_FROM_MESSAGE, RuntimeConfig
 
 # Time kept free at the end of a generation for the heartbeat check and the self-invoke.
 END_MARGIN_S = 5.0
+START_ATTEMPTS = 3  # of the next generation's Invoke
 
 
 class Status(NamedTuple):
@@ -122,6 +123,22 @@ def start_chain(app: str, chain: int, generation: int, lineage: str) -> None:
     )
 
 
+def _continue_chain(
+    app: str, chain: int, generation: int, lineage: str, sleep: Callable[[float], None]
+) -> None:
+    """Invoke the next generation, retrying a transient refusal (throttling, a network fault):
+    the chain must not end on one failed call. botocore's own retries come first."""
+    for attempt in range(START_ATTEMPTS):
+        try:
+            start_chain(app, chain, generation, lineage)
+            return
+        except Exception as e:
+            if attempt == START_ATTEMPTS - 1:
+                raise  # the schedule replaces the chain (chains.replaced_within_s)
+            log.emit("chain_continue_failed", chain=chain, error=str(e), attempt=attempt + 1)
+            sleep(0.5 * 2**attempt)
+
+
 def run_generation(
     config: RuntimeConfig,
     event: Mapping[str, Any],
@@ -156,8 +173,12 @@ def run_generation(
     paused = control.value_means_paused(values.get(control_name))
     counts: dict[str, int] = {}
     if not paused:
-        counts = plan(read_status(config), config, chain, coordinator.concurrency)
-        summary["dispatch"] = invoker.fan_out(config, sorted(counts.items()))
+        try:
+            counts = plan(read_status(config), config, chain, coordinator.concurrency)
+            summary["dispatch"] = invoker.fan_out(config, sorted(counts.items()))
+        except Exception as e:  # a transient fault costs this generation's dispatch, not the chain
+            summary["error"] = f"{type(e).__name__}: {e}"
+            log.emit("generation_failed", **summary)
     summary.update(paused=paused, planned=counts)
 
     remaining = context.get_remaining_time_in_millis() / 1000 - END_MARGIN_S
@@ -166,7 +187,7 @@ def run_generation(
     if not chains.still_owner(mine, current):
         log.emit("chain_exit", reason="another instance owns the chain", **summary)
         return {**summary, "continued": False, "reason": "another instance owns the chain"}
-    start_chain(config.app, chain, generation + 1, lineage)
+    _continue_chain(config.app, chain, generation + 1, lineage, sleep)
     log.emit("chain_generation", **summary)
     return {**summary, "continued": True}
 

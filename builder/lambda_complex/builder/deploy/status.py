@@ -13,9 +13,7 @@ from typing import Any
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common
 from lambda_complex.builder.deploy.aws import Aws, Parameter
-from lambda_complex.runtime import names
-
-MIN_FRESH_S = 120  # a heartbeat older than max(this, 3 generations) means the chain is dead
+from lambda_complex.runtime import chains, names
 
 
 @dataclass(frozen=True)
@@ -42,15 +40,12 @@ class Status:
         return asdict(self)
 
 
-def fresh_window_s(app: App) -> int:
-    return max(MIN_FRESH_S, 3 * app.coordinator.min_interval)
-
-
 def chain_summary(app: App, heartbeats: list[Parameter], now: datetime) -> tuple[int, str | None]:
     """(chains alive, time of the newest heartbeat) — pure."""
     chain_prefix = names.chain_parameter_name(app.name, 0).rsplit("/", 1)[0] + "/"
     beats = [p for p in heartbeats if p.name.startswith(chain_prefix)]
-    alive = sum(1 for p in beats if (now - p.modified).total_seconds() <= fresh_window_s(app))
+    alive = sum(1 for p in beats if (now - p.modified).total_seconds()
+                <= chains.stale_after_s(app.coordinator.min_interval))
     newest = max((p.modified for p in beats), default=None)
     return alive, newest.isoformat() if newest else None
 
