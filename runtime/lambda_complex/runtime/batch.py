@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     )
 
 DEFAULT_MAX_BACKOFF_S = 60
+MAX_VISIBILITY_S = 43_200  # SQS's longest visibility timeout (12 hours)
 
 
 class Summary:
@@ -87,6 +88,7 @@ class Batch:
         self.finished: dict[str, tuple[Any, handling.Handled]] = {}
         self.first_finished_at: float | None = None
         self.handed_back = False  # the rest went back to the queue: take nothing more
+        self.running: Any | None = None  # the message whose handler runs now
         self.delete_failed = False
         self._lock = threading.Lock()
         summary.received += len(messages)
@@ -95,7 +97,8 @@ class Batch:
         with self._lock:
             if self.handed_back or not self.untaken:
                 return None
-            return self.untaken.pop(0)
+            self.running = self.untaken.pop(0)
+            return self.running
 
     def has_untaken(self) -> bool:
         with self._lock:
@@ -148,6 +151,23 @@ class Batch:
                 set_visibility(self.url, untaken, None)
                 for message in untaken:
                     log.outcome(self.config.component, None, message["MessageId"], "released", 0)
+
+    def hold_back_running(self) -> None:
+        """The running handler is about to outlive the invocation: keep its message out of
+        sight for one more timeout, so the messages handed back with it are taken (by the next
+        invocations) before it returns, not again in one batch with it."""
+        with self._lock:
+            message = self.running
+        if message is None:
+            return
+        own = self.config.own
+        seconds = min(MAX_VISIBILITY_S, own.visibility_timeout + own.timeout)
+        try:
+            resources.sqs().change_message_visibility(
+                QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds
+            )
+        except Exception as e:  # harmless: it returns at the queue's visibility timeout instead
+            log.emit("visibility_change_failed", error=str(e), count=1)
 
     def _settle(self, finished: dict[str, tuple[Any, handling.Handled]]) -> None:
         config, summary = self.config, self.summary

@@ -222,6 +222,7 @@ def _work_through(
         fired.set()
         batch.settle()
         batch.hand_back()
+        batch.hold_back_running()
         if pending is not None:
             pending.abandon()
         log.emit("slow_handler", component=batch.config.component,
