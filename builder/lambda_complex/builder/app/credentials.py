@@ -24,7 +24,18 @@ def _normalise(key: str) -> str:
 
 
 def find_credentials(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """Yield (field path, reason) for every credential-looking key or value."""
+    """Yield (field path, reason) for every credential-looking key or value.
+
+    A value shared through YAML aliases is scanned once, at its first path: walking it again
+    for every alias would take time exponential in the aliases' nesting."""
+    yield from _scan(data, path, set())
+
+
+def _scan(data: Any, path: str, seen: set[int]) -> Iterator[tuple[str, str]]:
+    if isinstance(data, dict | list):
+        if id(data) in seen:
+            return
+        seen.add(id(data))
     if isinstance(data, dict):
         for key, value in data.items():
             child = join(path, str(key))
@@ -34,10 +45,10 @@ def find_credentials(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
                     "through the environment (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) or an IAM role"
                 )
                 continue
-            yield from find_credentials(value, child)
+            yield from _scan(value, child, seen)
     elif isinstance(data, list):
         for index, item in enumerate(data):
-            yield from find_credentials(item, join(path, index))
+            yield from _scan(item, join(path, index), seen)
     elif isinstance(data, str) and _SECRET_VALUE.search(data):
         yield path, (
             "this value looks like an AWS access key or a private key; remove it and provide "

@@ -3,11 +3,13 @@ raising, so one pass reports every problem in the definition at once."""
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
+from lambda_complex.builder.app.yaml_text import source_text
 from lambda_complex.builder.errors import FieldError
 
 T = TypeVar("T")
@@ -20,11 +22,32 @@ def join(parent: str, key: str | int) -> str:
     return f"{parent}.{key}" if parent else key
 
 
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
+    (Mapping, "a mapping"), (list, "a list"), (datetime.date, "a date"),
+)
+
+
 def type_name(value: object) -> str:
     if value is None:
         return "nothing (null)"
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+    for kind, name in _TYPE_NAMES:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _not_a_string(value: object) -> str:
+    """Why a scalar YAML did not read as a string (`yes`, `~`, `2024-01-01`) is not one."""
+    got = f"expected a string; got {type_name(value)}"
+    if isinstance(value, bool | datetime.date) or value is None:
+        return f"{got}; quote it if a string is meant"
+    return got
+
+
+def _is_text(value: object) -> bool:
+    """A string, or a plain number whose source text stands for the string (see yaml_text)."""
+    return not isinstance(value, bool) and isinstance(value, str | int | float)
 
 
 class Errors:
@@ -91,10 +114,10 @@ class Reader:
         if key not in self.data:
             return self.raw(key, default)
         value = self.data[key]
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            self.errors.add(self.at(key), f"expected a string; got {type_name(value)}")
+        if not _is_text(value):
+            self.errors.add(self.at(key), _not_a_string(value))
             return None if default is MISSING else default
-        text = str(value)
+        text = source_text(value)
         if pattern is not None and not pattern.fullmatch(text):
             self.errors.add(self.at(key), f"'{text}' is not valid: {rule}")
         elif max_length is not None and len(text) > max_length:
@@ -113,7 +136,7 @@ class Reader:
             return low if default is MISSING else default
         if value < low or (high is not None and value > high):
             self.errors.add(self.at(key), f"{value} is out of range: must be {bounds}")
-        return value
+        return int(value)
 
     def choice(self, key: str, default: Any, choices: Sequence[str]) -> Any:
         if key not in self.data:
@@ -146,9 +169,8 @@ class Reader:
             return {}
         result: dict[str, str] = {}
         for k, v in value.items():
-            if isinstance(v, bool) or not isinstance(v, str | int | float):
-                self.errors.add(join(self.at(key), str(k)),
-                                f"expected a string value; got {type_name(v)}")
+            if not _is_text(v):
+                self.errors.add(join(self.at(key), source_text(k)), _not_a_string(v))
             else:
-                result[str(k)] = str(v)
+                result[source_text(k)] = source_text(v)
         return result

@@ -1,7 +1,8 @@
 """Load `lambda-complex.yaml` into an `App`, or raise `DefinitionError` listing every problem.
 
-Three passes: parse the YAML (syntax, duplicate keys), read each field into the typed model
-(types, ranges, syntax), then check the whole (references, collisions, name lengths, files).
+Three passes: parse the YAML (yaml_text: syntax, duplicate keys, alias limits, numbers kept as
+written), read each field into the typed model (types, ranges, syntax, ARNs), then check the
+whole (checks: references, collisions, name lengths, files and the functions named in them).
 Nothing but `DefinitionError` escapes, whatever the input.
 """
 
@@ -11,9 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lambda_complex.builder.app import checks
+from lambda_complex.builder.app import arns, checks
 from lambda_complex.builder.app.credentials import find_credentials
 from lambda_complex.builder.app.fields import Errors, Reader, join
 from lambda_complex.builder.app.model import (
@@ -28,6 +27,7 @@ from lambda_complex.builder.app.model import (
     Routing,
     Statement,
 )
+from lambda_complex.builder.app.yaml_text import parse_yaml, plain
 from lambda_complex.builder.errors import DefinitionError, FieldError
 from lambda_complex.runtime import names
 
@@ -68,43 +68,6 @@ LAMBDA_FIELDS = ("path", "handler", "memory", "timeout", "role", "architecture",
                  "build_packages")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in result
-        except TypeError:  # an unhashable key, e.g. a list used as a key
-            raise yaml.constructor.ConstructorError(
-                None, None, f"a mapping key must be a plain value, not {key!r}",
-                key_node.start_mark) from None
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        result[key] = loader.construct_object(value_node, deep=True)
-    return result
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
-
-
-def parse_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as e:
-        raise DefinitionError(source, [FieldError("", f"not valid YAML: {e}")]) from None
-    except (RecursionError, ValueError, OverflowError) as e:
-        problem = FieldError("", f"not a usable YAML document: {e}")
-        raise DefinitionError(source, [problem]) from None
-
-
 def load(path: str | Path = DEFAULT_FILE) -> App:
     """Read and validate the definition at `path`."""
     source = Path(path)
@@ -126,10 +89,17 @@ def load_text(text: str, source: Path) -> App:
         errors.add(path, reason)
     app = _read_app(data, source, errors)
     if app is not None and not errors:
-        checks.check_app(app, errors)
+        checks.check_app(app, errors, _routing_fields(data))
     if errors or app is None:
         raise DefinitionError(str(source), errors.items or [FieldError("", "invalid definition")])
     return app
+
+
+def _routing_fields(data: Any) -> list[str]:
+    """Per component, the field naming its routing function: `routing` or `routing.function`."""
+    items = data.get("components") if isinstance(data, dict) else None
+    return ["routing.function" if isinstance(c, dict) and isinstance(c.get("routing"), dict)
+            else "routing" for c in (items if isinstance(items, list) else [])]
 
 
 def _read_app(data: Any, source: Path, errors: Errors) -> App | None:
@@ -226,11 +196,15 @@ def _read_roles(value: Any, errors: Errors) -> tuple[Role, ...]:
             if condition is not None and not isinstance(condition, dict):
                 errors.add(s.at("condition"), "expected an IAM condition mapping")
                 condition = None
+            resources = s.string_list("resource") or ()
+            for problem_path, problem in arns.resource_problems(s.at("resource"), s.raw(
+                    "resource", None), resources):
+                errors.add(problem_path, problem)
             statements.append(Statement(
                 effect=s.choice("effect", "Allow", ("Allow", "Deny")),
                 actions=actions or (),
-                resources=s.string_list("resource") or (),
-                condition=condition,
+                resources=resources,
+                condition=plain(condition),
             ))
         roles.append(Role(name=name or "", statements=tuple(statements)))
     return tuple(roles)
