@@ -33,18 +33,20 @@ components:
     max_concurrency: 2
     queue_wait_time: 0
     batch_size: 10
-    lambda: {path: code, handler: fns.sink, timeout: 10}
+    lambda: {path: code, handler: fns.sink, timeout: 10, environment: {SEEN: "{seen}"}}
 """
 PROBE_CODE = """\
-import time
+import os, time
 
 def stage(event, context):
-    if event["n"] % 50 == 7:
-        time.sleep(30)  # hangs past the function's 3 s timeout, every time
+    if event.get("hang"):
+        time.sleep(30)  # past the function's 3 s timeout, every time
+    time.sleep(event.get("sleep", 0))
     return event
 
 def sink(event, context):
-    return None
+    with open(os.environ["SEEN"], "a") as f:  # the test's own end-to-end count
+        f.write(f"{event['n']}\\n")
 """
 MESSAGES = 100
 
@@ -52,7 +54,7 @@ MESSAGES = 100
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testbed.Testbed]:
     root = tmp_path_factory.mktemp("probe")
-    (root / "lambda-complex.yaml").write_text(PROBE_APP)
+    (root / "lambda-complex.yaml").write_text(PROBE_APP.replace("{seen}", str(root / "seen")))
     (root / "code").mkdir()
     (root / "code" / "fns.py").write_text(textwrap.dedent(PROBE_CODE))
     with testbed.Testbed(root / "lambda-complex.yaml", "process", time_scale=0.05) as bed:
@@ -62,8 +64,8 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testbed.Testbed]
 def test_one_message_in_50_hanging_dead_letters_only_those(
     probe: testbed.Testbed, tmp_path: Path
 ) -> None:
-    probe.send_many("stage", [{"n": n} for n in range(MESSAGES)])
     hanging = {n for n in range(MESSAGES) if n % 50 == 7}
+    probe.send_many("stage", [{"n": n, "hang": n in hanging} for n in range(MESSAGES)])
     assert probe.wait_idle(240), probe.report()
     got = probe.report()
     assert got["totals"]["lost"] == 0, got
@@ -82,3 +84,27 @@ def test_one_message_in_50_hanging_dead_letters_only_those(
 
         dead += [json.loads(m["Body"])["data"]["n"] for m in batch]
     assert sorted(dead) == sorted(hanging)  # innocent dead-lettered: 0
+
+
+def test_workers_killed_mid_batch_lose_nothing_and_the_report_agrees(
+    probe: testbed.Testbed,
+) -> None:
+    assert probe.service is not None
+    seen = Path(probe.app.root / "seen")
+    seen.unlink(missing_ok=True)
+    before = probe.report()["accounting"]
+    inputs = list(range(1000, 1000 + MESSAGES))
+    probe.send_many("stage", [{"n": n, "sleep": 0.05} for n in inputs])
+    kills, deadline = 0, time.monotonic() + 60
+    while kills < 6 and time.monotonic() < deadline:
+        kills += probe.service.kill_running("probe-stage")  # SIGKILL, mid-batch
+        time.sleep(0.4)
+    assert kills >= 3
+    assert probe.wait_idle(240), probe.report()
+    got = probe.report()
+    lines = [int(n) for n in seen.read_text().split()]
+    assert set(lines) == set(inputs)  # every input reached the end (duplicates allowed)
+    assert got["totals"]["lost"] == 0, got
+    sink_created = got["accounting"]["sink"]["created"] - before["sink"]["created"]
+    sink_done = got["accounting"]["sink"]["done"] - before["sink"]["done"]
+    assert sink_created == sink_done == len(lines)  # the report counts what the test counted

@@ -48,11 +48,14 @@ def _line(component: str, key: str, outcome: str, reason: str | None = None) -> 
             "failed": (reason or "").startswith("handler raised")}
 
 
-def test_report_counts_and_accounts_every_message() -> None:
+DLQS = {"work": "app-work-dlq", "sink": "app-sink-dlq"}
+
+
+def test_report_counts_calls_from_lines_and_messages_from_the_queues() -> None:
     lines = [
         _line("work", "m1", "succeeded"),
         _line("work", "m2", "failed", "handler raised ValueError: x"),
-        _line("work", "m2", "failed", "handler raised ValueError: x"),  # then redrive -> DLQ
+        _line("work", "m2", "failed", "handler raised ValueError: x"),  # then SQS -> DLQ
         _line("work", "m3", "dead_lettered", "not an envelope: a JSON list"),
         _line("work", "m4", "delete_failed"),
         _line("work", "m4", "succeeded"),  # redelivered, handled again
@@ -63,36 +66,53 @@ def test_report_counts_and_accounts_every_message() -> None:
     stats = {"app-work": {"invocations": 3, "max_concurrency_observed": 2},
              "app-sink": {"invocations": 3, "async_accepted": 3, "async_in_flight": 2}}
     depths = {"work": report.Depth(queued=1, dead_lettered=2), "sink": report.Depth(0, 0)}
-    result = report.build([C, INV], stats, lines, depths, {"app-work": 5}, sent=5)
+    # Deleted from work's queue: m1, m4 (done) and m3 (the wrapper sent it to the DLQ first);
+    # m2 was moved to the DLQ by SQS; m5 still queued.
+    tap = report.Tapped(sent={"app-work": 5, "app-work-dlq": 1}, deleted={"app-work": 3})
+    result = report.build([C, INV], stats, lines, depths, tap, 5, DLQS)
 
     assert result["components"]["work"] == {
         "invocations": 3, "handled": 5, "succeeded": 2, "failed": 2, "dead_lettered": 2,
         "max_concurrency_observed": 2}
     assert result["accounting"]["work"] == {
-        "created": 5, "redriven": 0, "done": 2, "dead_lettered": 2, "queued": 1, "lost": 0,
-        "duplicates": 0}
+        "created": 5, "done": 2, "dead_lettered": 2, "redriven": 0, "queued": 1,
+        "failed_nudges": 0, "lost": 0, "duplicates": 0}
     assert result["accounting"]["sink"]["lost"] == 0  # r1 done, r2 still retrying, r3 queued
     assert result["totals"] == {"sent": 5, "dead_lettered": 2, "lost": 0}
 
 
+def test_a_kill_between_delete_and_log_line_is_no_loss() -> None:
+    # m1's delete went through, then its worker was killed before the log line: no line at all.
+    tap = report.Tapped(sent={"app-work": 1}, deleted={"app-work": 1})
+    result = report.build([C], {}, [], {"work": report.Depth(0, 0)}, tap, 1, DLQS)
+    assert result["accounting"]["work"]["done"] == 1 and result["totals"]["lost"] == 0
+
+
 def test_redriven_dead_letters_are_not_new_inputs() -> None:
-    # m2 was dead-lettered, redriven (deleted from the DLQ, sent again as m6) and succeeded.
-    lines = [_line("work", "m1", "succeeded"), _line("work", "m6", "succeeded")]
-    depths = {"work": report.Depth(0, 0)}
-    result = report.build([C], {}, lines, depths, {"app-work": 3}, sent=2, redriven={"work": 1})
+    # m2 was moved to the DLQ by SQS, redriven (deleted from the DLQ, sent again) and done.
+    tap = report.Tapped(sent={"app-work": 3}, deleted={"app-work": 2, "app-work-dlq": 1})
+    result = report.build([C], {}, [], {"work": report.Depth(0, 0)}, tap, 2, DLQS)
     assert result["accounting"]["work"]["lost"] == 0
-    assert result["accounting"]["work"]["duplicates"] == 0
-    unredriven = report.build([C], {}, lines, depths, {"app-work": 3}, sent=2)
-    assert unredriven["accounting"]["work"]["lost"] == 1
+    assert result["accounting"]["work"]["redriven"] == 1
+
+
+def test_failed_nudge_records_are_not_dead_messages_and_hide_no_loss() -> None:
+    # One message deleted without being accounted for, one Lambda record of a failed nudge in the
+    # DLQ: the record must not stand in for the missing message.
+    stats = {"app-work": {"dead_lettered": 1}}
+    tap = report.Tapped(sent={"app-work": 2}, deleted={"app-work": 1})
+    result = report.build([C], stats, [], {"work": report.Depth(0, 1)}, tap, 2, DLQS)
+    assert result["accounting"]["work"]["failed_nudges"] == 1
+    assert result["accounting"]["work"]["dead_lettered"] == 0
+    assert result["totals"]["lost"] == 1
 
 
 def test_report_finds_a_message_deleted_without_being_accounted_for() -> None:
-    lines = [_line("work", "m1", "succeeded")]
-    depths = {"work": report.Depth(0, 0)}
-    result = report.build([C], {}, lines, depths, {"app-work": 3}, sent=3)
+    tap = report.Tapped(sent={"app-work": 3}, deleted={"app-work": 1})
+    result = report.build([C], {}, [], {"work": report.Depth(0, 0)}, tap, 3, DLQS)
     assert result["totals"]["lost"] == 2
     dropped = report.build([INV], {"app-sink": {"async_accepted": 1, "dropped": 1}}, [],
-                           {"sink": report.Depth(0, 0)}, {}, sent=0)
+                           {"sink": report.Depth(0, 0)}, report.Tapped({}, {}), 0, DLQS)
     assert dropped["totals"]["lost"] == 1
 
 

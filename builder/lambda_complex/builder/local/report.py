@@ -1,30 +1,26 @@
 """The `lcbuild local run` report, computed (pure) from what the testbed observed.
 
 Per component (DESIGN.md): `invocations` (Lambda executions of its function, retries included),
-`handled` (handler calls), `succeeded`, `failed` (handler calls that raised; each retry counts),
-`dead_lettered` (depth of its dead-letter queue at the end), `max_concurrency_observed`.
+`handled` (handler calls), `succeeded`, `failed` (handler or routing-function calls that raised;
+each retry counts), `dead_lettered` (depth of its dead-letter queue at the end),
+`max_concurrency_observed`. These count calls, from the wrapper's log lines.
 
-Accounting (totals.lost). Every message the run created is an input of one component:
-  created(c) = messages accepted into c's input queue (counted at the sender: the SQS tap sees
-               every SendMessage/SendMessageBatch, the testbed's `--send`s and routed results
-               alike), or, for an `event_from_invocation` component, `Event` invocations its
-               function accepted (the local Lambda service counts them; retries are not new).
-Each one must end in exactly one of:
-  done(c)   = distinct inputs (SQS message id / async request id) whose last outcome logged by
-              the wrapper was `succeeded` or `diverted` (results routed, input deleted);
-  dead(c)   = the depth of c's dead-letter queue: SQS redrive after max_receive_count, the
-              wrapper's own dead-lettering of malformed input, failed async events' records;
-  queued(c) = still waiting: visible + in-flight + delayed messages of c's queue, or async
-              events not yet finished by the service.
-A dead letter taken out of the dead-letter queue again (`lcbuild redrive`: sent back to the input
-queue, or its event invoked again) is created a second time, so
-  redriven(c) = messages deleted from c's dead-letter queue (the SQS tap counts them)
-are not new inputs:
-lost(c) = created(c) - redriven(c) - done(c) - dead(c) - queued(c). Inputs handled twice
-(at-least-once) are one distinct input, and their duplicate results are counted as created
-downstream and must be accounted there too; a surplus (negative difference) means duplicates,
-not loss, and is reported as `duplicates`. A dropped async event (no destination) and a message
-deleted without its results sent both show up as lost.
+Accounting (totals.lost) counts messages, from what the queues and the SQS tap saw, never from
+log lines (a worker killed between a delete and its log line would otherwise read as a loss).
+The tap sees every SendMessage(Batch) and DeleteMessage(Batch) of the instances and of the
+testbed (`--send`, `lcbuild ... --local`). For an `event_from_message` component c:
+  created(c) = messages accepted into c's input queue (its `--send`s and routed results alike);
+  settled(c) = messages deleted from c's input queue: done (results routed first) or
+               dead-lettered by the wrapper (which sends them to c's dead-letter queue first);
+  moved(c)   = messages SQS moved to c's dead-letter queue after max_receive_count: its depth,
+               less what the wrapper sent there, plus what was taken out again (`lcbuild
+               redrive`: each one is sent back into the input queue, so created once more);
+  queued(c)  = visible + in flight + delayed in c's input queue;
+  lost(c)    = created - settled - moved - queued (a surplus would be duplicates, not loss).
+For an `event_from_invocation` component, the local Lambda service accounts for every `Event` it
+accepted: finished, still queued or retrying, sent to the on-failure destination, or dropped
+(lost: no destination, or the record could not be sent). Lambda's on-failure records of a message
+component's failed nudges are counted apart (`failed_nudges`): they are not messages.
 """
 
 from __future__ import annotations
@@ -67,26 +63,52 @@ def message_lines(lines: Iterable[Mapping[str, Any]], component: str) -> list[Ma
     return [x for x in lines if x.get("event") == "message" and x.get("component") == component]
 
 
-def done_inputs(lines: Iterable[Mapping[str, Any]]) -> int:
-    """Distinct inputs whose last logged outcome was done (lines in log order per input)."""
-    last: dict[str, str] = {}
-    for line in lines:
-        key, outcome = line.get("message_id"), line.get("outcome")
-        if key is not None and outcome != "released":
-            last[str(key)] = str(outcome)
-    return sum(1 for outcome in last.values() if outcome in DONE)
+@dataclass(frozen=True)
+class Tapped:
+    """What the SQS tap counted, per queue name."""
+
+    sent: Mapping[str, int]
+    deleted: Mapping[str, int]
 
 
-def created(c: Component, stats: Mapping[str, Any], tap_sent: Mapping[str, int]) -> int:
-    if c.kind == MESSAGE and c.queue is not None:
-        return int(tap_sent.get(c.queue, 0))
-    return int(stats.get("async_accepted", 0))
+def _message_accounting(c: Component, dlq: str, fn: Mapping[str, Any], depth: Depth,
+                        tap: Tapped) -> dict[str, int]:
+    assert c.queue is not None
+    made = int(tap.sent.get(c.queue, 0))
+    settled = int(tap.deleted.get(c.queue, 0))
+    wrapper_letters = int(tap.sent.get(dlq, 0))
+    redriven = int(tap.deleted.get(dlq, 0))
+    nudges = int(fn.get("dead_lettered", 0))  # Lambda records of failed nudges (not messages)
+    moved = max(depth.dead_lettered - wrapper_letters + redriven - nudges, 0)
+    missing = made - settled - moved - depth.queued
+    return {
+        "created": made,
+        "done": settled - wrapper_letters,
+        "dead_lettered": depth.dead_lettered - nudges,
+        "redriven": redriven,
+        "queued": depth.queued,
+        "failed_nudges": nudges,
+        "lost": max(missing, 0),
+        "duplicates": max(-missing, 0),
+    }
 
 
-def still_queued(c: Component, stats: Mapping[str, Any], depth: Depth) -> int:
-    if c.kind == MESSAGE:
-        return depth.queued
-    return int(stats.get("async_in_flight", 0))
+def _invocation_accounting(dlq: str, fn: Mapping[str, Any], depth: Depth,
+                           tap: Tapped) -> dict[str, int]:
+    accepted = int(fn.get("async_accepted", 0))
+    queued = int(fn.get("async_in_flight", 0))
+    records, dropped = int(fn.get("dead_lettered", 0)), int(fn.get("dropped", 0))
+    wrapper_letters = int(tap.sent.get(dlq, 0))
+    return {
+        "created": accepted,
+        "done": accepted - queued - records - dropped - wrapper_letters,
+        "dead_lettered": depth.dead_lettered,
+        "redriven": int(tap.deleted.get(dlq, 0)),
+        "queued": queued,
+        "failed_nudges": 0,
+        "lost": dropped,
+        "duplicates": 0,
+    }
 
 
 def build(
@@ -94,37 +116,28 @@ def build(
     stats: Mapping[str, Mapping[str, Any]],
     lines: Sequence[Mapping[str, Any]],
     depths: Mapping[str, Depth],
-    tap_sent: Mapping[str, int],
+    tap: Tapped,
     sent: int,
-    redriven: Mapping[str, int] | None = None,
+    dead_letter_queues: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The report (JSON-able): components, totals, and the accounting behind `lost`."""
+    """The report (JSON-able): components, totals, and the accounting behind `lost`.
+    `dead_letter_queues`: component -> its dead-letter queue's name."""
     per: dict[str, dict[str, int]] = {}
     accounting: dict[str, dict[str, int]] = {}
     for c in components:
         fn = stats.get(c.function, {})
         mine = message_lines(lines, c.name)
         depth = depths.get(c.name, Depth(0, 0))
+        dlq = dead_letter_queues[c.name]
+        accounting[c.name] = (_message_accounting(c, dlq, fn, depth, tap) if c.kind == MESSAGE
+                              else _invocation_accounting(dlq, fn, depth, tap))
         per[c.name] = {
             "invocations": int(fn.get("invocations", 0)),
             "handled": sum(1 for x in mine if handler_called(x)),
             "succeeded": sum(1 for x in mine if x.get("outcome") in DONE),
             "failed": sum(1 for x in mine if handler_raised(x)),
-            "dead_lettered": depth.dead_lettered,
+            "dead_lettered": accounting[c.name]["dead_lettered"],
             "max_concurrency_observed": int(fn.get("max_concurrency_observed", 0)),
-        }
-        made, done = created(c, fn, tap_sent), done_inputs(mine)
-        again = (redriven or {}).get(c.name, 0)
-        queued = still_queued(c, fn, depth)
-        missing = made - again - done - depth.dead_lettered - queued
-        accounting[c.name] = {
-            "created": made,
-            "redriven": again,
-            "done": done,
-            "dead_lettered": depth.dead_lettered,
-            "queued": queued,
-            "lost": max(missing, 0),
-            "duplicates": max(-missing, 0),
         }
     return {
         "components": per,
