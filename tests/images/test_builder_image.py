@@ -13,6 +13,7 @@ from lambda_complex.builder.images import context, manifest
 from tests.images.conftest import HOST_CA_BUNDLE, ROOT, Built, Registry, copy_app
 
 SOCKET = "/var/run/docker.sock"
+BUILD_LEFTOVERS = ("build/", "*.egg-info/")
 BUILDER_TAG = "lambda-complex/builder:test"
 
 
@@ -23,8 +24,9 @@ def builder_context() -> bytes:
                       (ROOT / "dockerfiles/builder.Dockerfile").read_bytes()),
         context.Entry("Dockerfile.base", (ROOT / "Dockerfile.base").read_bytes()),
         context.Entry("README.md", (ROOT / "README.md").read_bytes()),
-        *context.collect(ROOT / "builder", prefix="builder/"),
-        *context.collect(ROOT / "runtime", prefix="runtime/"),
+        # Not what a wheel build leaves in the checkout (build/, *.egg-info/).
+        *context.collect(ROOT / "builder", prefix="builder/", extra_ignores=BUILD_LEFTOVERS),
+        *context.collect(ROOT / "runtime", prefix="runtime/", extra_ignores=BUILD_LEFTOVERS),
     ]
     if HOST_CA_BUNDLE.is_file():  # this machine's HTTPS proxy re-signs with its own CA
         entries.append(context.Entry("dockerfiles/extra-ca.pem", HOST_CA_BUNDLE.read_bytes()))

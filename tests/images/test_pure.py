@@ -26,7 +26,7 @@ def spec(**changes: str) -> ImageSpec:
 
 # --- context ------------------------------------------------------------------------------
 
-def test_collect_applies_default_and_lcignore_rules(tmp_path: Path) -> None:
+def test_collect_applies_default_and_lcbuildignore_rules(tmp_path: Path) -> None:
     (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
     (tmp_path / "pkg" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"x")
     (tmp_path / "pkg" / "m.py").write_text("x = 1\n")
@@ -38,13 +38,38 @@ def test_collect_applies_default_and_lcignore_rules(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("")
     (tmp_path / "handler.py").write_text("def handler(e, c): return e\n")
     (tmp_path / "requirements.txt").write_text("markupsafe\n")
-    (tmp_path / ".lcignore").write_text("# comment\ntests/\n*.md\n")
+    (tmp_path / ".lcbuildignore").write_text("# comment\ntests/\n*.md\n")
     names = [e.name for e in context.collect(tmp_path)]
     assert names == ["handler.py", "pkg/m.py", "requirements.txt"]
     assert [e.name for e in context.code_files(tmp_path, "code/")] == [
         "code/handler.py", "code/pkg/m.py"]
     assert [e.name for e in context.dependency_files(tmp_path, "requirements/")] == [
         "requirements/requirements.txt"]
+
+
+SECRETS = (".env", ".env.production", ".envrc", ".aws/credentials", ".aws/config",
+           ".ssh/id_ed25519", "id_rsa", "id_rsa.pub", "id_ecdsa", "id_ed25519", "keys/id_ed25519",
+           "server.pem", "tls/server.key", ".git/config", ".netrc", ".pypirc")
+
+
+def test_secrets_are_ignored_by_default(tmp_path: Path) -> None:
+    for rel in (*SECRETS, "handler.py", "pkg/environment.py", "keys/public.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    assert [e.name for e in context.collect(tmp_path)] == [
+        "handler.py", "keys/public.txt", "pkg/environment.py"]
+
+
+def test_dockerignore_is_read_and_lcbuildignore_decides(tmp_path: Path) -> None:
+    for rel in ("handler.py", "docs/a.md", "data/big.bin", "data/keep.bin", "ca/corp.pem",
+                ".git/HEAD"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    (tmp_path / ".dockerignore").write_text("docs\ndata/*.bin\n")
+    (tmp_path / ".lcbuildignore").write_text("!data/keep.bin\n!ca/corp.pem\n!.git/\n")
+    # `!` brings back what .dockerignore and even a default left out, never VCS data
+    assert [e.name for e in context.collect(tmp_path)] == [
+        "ca/corp.pem", "data/keep.bin", "handler.py"]
 
 
 def test_digest_depends_on_content_name_and_mode_not_order() -> None:
@@ -194,14 +219,22 @@ def test_editing_one_handler_changes_only_that_component(tmp_path: Path) -> None
     assert after["render"].dependency_set == before["render"].dependency_set
 
 
-def test_base_ca_and_requirements_are_inputs(tmp_path: Path) -> None:
+def test_base_and_requirements_are_inputs_ca_certificates_are_not(tmp_path: Path) -> None:
     app_file = copy_app(tmp_path / "app")
     ref = all_specs(builder_for(app_file))
     other_base = all_specs(builder_for(app_file, base_id="sha256:" + "1" * 64))
     assert all(ref[n].tag != other_base[n].tag for n in ref)
-    with_ca = all_specs(builder_for(app_file, ca=[context.Entry("ca/00.pem", b"pem")]))
-    assert plan.changed_inputs(with_ca["render"].inputs, ref["render"].inputs) == ["build"]
-    assert with_ca["coordinator"].tag == ref["coordinator"].tag  # no build stage there
+    # A CA only lets pip through a proxy: same tags, same dependency stage, with or without it.
+    ca = [context.Entry("ca/00.pem", b"-----BEGIN CERTIFICATE-----\n")]
+    ca_builder = builder_for(app_file, ca=ca)
+    with_ca = all_specs(ca_builder)
+    assert {n: s.tag for n, s in with_ca.items()} == {n: s.tag for n, s in ref.items()}
+    component = ca_builder.app.component("render")
+    render = ca_builder.component(component)
+    plain = builder_for(app_file).component(component)
+    assert render.deps is not None and plain.deps is not None
+    assert render.deps.tag == plain.deps.tag
+    assert "ca/00.pem" in {e.name for e in render.deps.entries}  # it is still used to build
     req = app_file.parent / "examples/sitegen/render/requirements.txt"
     req.write_text(req.read_text() + "\n# a comment changes the file\n")
     edited = all_specs(builder_for(app_file))
@@ -211,14 +244,27 @@ def test_base_ca_and_requirements_are_inputs(tmp_path: Path) -> None:
 
 def test_ca_entries_must_be_pem(tmp_path: Path) -> None:
     from lambda_complex.builder.errors import UserError
-    from lambda_complex.builder.images.specs import ca_entries
+    from lambda_complex.builder.images.specs import CaSource, ca_entries
 
     bad = tmp_path / "x.crt"
     bad.write_text("hello")
-    with pytest.raises(UserError, match="not a PEM"):
-        ca_entries((bad,))
-    with pytest.raises(UserError, match="cannot read"):
-        ca_entries((tmp_path / "missing.crt",))
+    with pytest.raises(UserError, match=r"^--ca-cert .*x\.crt: not a PEM"):
+        ca_entries([CaSource(bad, "--ca-cert")])
+    with pytest.raises(UserError, match=r"^LCBUILD_CA_CERT .*missing\.crt: cannot read"):
+        ca_entries([CaSource(tmp_path / "missing.crt", "LCBUILD_CA_CERT")])
+
+
+def test_ca_sources_from_the_environment_then_the_options(tmp_path: Path) -> None:
+    import os
+
+    from lambda_complex.builder.images.specs import CA_CERT_ENV, ca_sources
+
+    a, b, c = tmp_path / "a.pem", tmp_path / "b.pem", tmp_path / "c.pem"
+    env = {CA_CERT_ENV: os.pathsep.join([str(a), "", str(b)])}
+    found = ca_sources((c, a), env)
+    assert [(s.path, s.origin) for s in found] == [
+        (a, CA_CERT_ENV), (b, CA_CERT_ENV), (c, "--ca-cert")]  # a only once
+    assert ca_sources((), {}) == []
 
 
 # --- manifest and registry names ----------------------------------------------------------

@@ -3,6 +3,7 @@ copy of the project (definition, components, Sceptre config) with a fake build m
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from lambda_complex.builder.app import load
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy.images import Images
-from lambda_complex.builder.images import manifest
+from lambda_complex.builder.images import manifest, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "ab" * 32
@@ -58,3 +59,12 @@ def project(tmp_path: Path, example_app: App) -> Path:
     shutil.copytree(ROOT / "config", root / "config")
     write_manifest(root, list(example_app.component_names))
     return root
+
+
+def push_repositories(project: Path) -> None:
+    """What `lcbuild images --push` leaves in ECR: a repository per image, Lambda may pull
+    (the emulator's ECR has no registry API, so nothing is pushed)."""
+    ecr = registry.EcrRegistry("eu-west-1")
+    data = json.loads(manifest.path_for(project).read_text())
+    for entry in data["images"].values():
+        ecr.ensure_repository(entry["repository"])

@@ -80,6 +80,8 @@ def test_search_index_cannot_send_anywhere_else(example_app: App) -> None:
     assert not allowed(policy, "lambda:InvokeFunction", function("sitegen-publish"))
     # the user's statements of role site-writer
     assert allowed(policy, "s3:PutObject", "arn:aws:s3:::sitegen-example-site/index.json")
+    # a missing search.json must read as 404 NoSuchKey, which S3 answers only with ListBucket
+    assert allowed(policy, "s3:ListBucket", "arn:aws:s3:::sitegen-example-site")
     assert not allowed(
         iam.component_policy(example_app, example_app.component("render")),
         "s3:PutObject",

@@ -11,6 +11,7 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, lint, render
 from lambda_complex.builder.cfn.render import UnknownStackError
 from lambda_complex.builder.deploy.images import Images
+from lambda_complex.runtime.delivery import SQS_MAX_BODY
 
 TAGGABLE = {"AWS::SQS::Queue", "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::Logs::LogGroup"}
 
@@ -49,6 +50,7 @@ def test_queues(example_app: App) -> None:
     assert t["Resources"][dlq_id]["Properties"]["QueueName"] == "sitegen-ingest-dlq"
     assert t["Resources"][dlq_id]["DeletionPolicy"] == "Retain"
     assert "IngestInputQueueUrl" in t["Outputs"]
+    assert {q["MaximumMessageSize"] for q in queues.values()} == {SQS_MAX_BODY}
 
 
 def test_functions_have_what_moto_drops(example_app: App, example_images: Images) -> None:
@@ -69,13 +71,22 @@ def test_functions_have_what_moto_drops(example_app: App, example_images: Images
             assert f["Environment"]["Variables"] == component.lambda_.environment
     assert functions["sitegen-publish"]["Environment"]["Variables"] == {
         "SITE_BUCKET": "sitegen-example-site"}
-    configs = _resources(t, "AWS::Lambda::EventInvokeConfig")
+    configs = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+               for c in _resources(t, "AWS::Lambda::EventInvokeConfig").values()}
     assert len(configs) == len(example_app.components)
-    for config in configs.values():
-        p = config["Properties"]
-        assert p["MaximumRetryAttempts"] == 2
-        destination = p["DestinationConfig"]["OnFailure"]["Destination"]["Fn::Sub"]
-        assert destination.endswith("-dlq")
+    function_ids = {v["Properties"]["FunctionName"]: k
+                    for k, v in _resources(t, "AWS::Lambda::Function").items()}
+    for component in example_app.components:
+        p = configs[function_ids[f"sitegen-{component.name}"]]
+        if component.has_queue:
+            # a nudge: never retried, never recorded (the DLQ holds only input messages)
+            assert p["MaximumRetryAttempts"] == 0 and "DestinationConfig" not in p
+        else:
+            assert p["MaximumRetryAttempts"] == 2
+            destination = p["DestinationConfig"]["OnFailure"]["Destination"]["Fn::Sub"]
+            assert destination.endswith(f"sitegen-{component.name}-dlq")
+    for component in example_app.components:  # no routing cycle in the example
+        assert functions[f"sitegen-{component.name}"]["RecursiveLoop"] == "Terminate"
     groups = _by_name(t, "AWS::Logs::LogGroup", "LogGroupName")
     assert groups["/aws/lambda/sitegen-render"]["RetentionInDays"] == common.LOG_RETENTION_DAYS
 
@@ -98,6 +109,8 @@ def test_coordinator_stack(example_app: App, example_images: Images) -> None:
     assert parameter["Properties"]["Value"] == "running"
     for config in _resources(t, "AWS::Lambda::EventInvokeConfig").values():
         assert config["Properties"]["MaximumRetryAttempts"] == 0  # no forked chains
+    assert functions["sitegen-coordinator"]["RecursiveLoop"] == "Allow"
+    assert invoker["RecursiveLoop"] == "Allow"
 
 
 @pytest.mark.parametrize("stack", common.STACKS)

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 
 from lambda_complex.builder.cli import cli
 from lambda_complex.builder.local.emulator import Emulator
-from tests.stacks.conftest import write_manifest
+from tests.stacks.conftest import push_repositories, write_manifest
 
 pytestmark = pytest.mark.emulator
 
@@ -121,6 +121,7 @@ def failed(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> None:
     account = Account()
+    push_repositories(project)
 
     # 1. first deploy
     assert "sitegen is not deployed: the first deploy creates 11 queue(s)" in plan(project).output
@@ -155,6 +156,7 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
             if c["name"] == "ingest":
                 c["routing"]["targets"] = ["Render", "toc"]
 
+    (project / "lc_switch.py").write_text(SWITCHOVER_MODULE)
     edit_definition(project, rename)
     preview = json.loads(plan(project, "--json").output)
     assert preview["create"] == ["sitegen-Render-dlq", "sitegen-Render", "sitegen-Render-inflight"]
@@ -164,7 +166,6 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     assert set(preview["remove"]) == {"sitegen-render", "sitegen-render-dlq",
                                       "sitegen-render-inflight"}
     assert preview["refused"] == []
-    (project / "lc_switch.py").write_text(SWITCHOVER_MODULE)
     (project / "observe.sh").write_text(
         f"{sys.executable} -c \"import boto3; print(boto3.client('ssm').get_parameter("
         f"Name='{CONTROL}')['Parameter']['Value'])\" > {project / 'observed.txt'}\nexit 3\n")
@@ -246,4 +247,11 @@ def test_bad_input_is_refused_before_anything_is_created(aws: Emulator, project:
 
     out = failed(sceptre(project, "launch", "-y", "staging"))
     assert "staging" in out
+    assert account.stacks() == {}
+
+    # every image is in the manifest, but never pushed: doctor's deploy checks stop the launch
+    write_manifest(project, ["ingest", "render", "search-index", "toc", "publish"])
+    out = failed(sceptre(project, "launch", "-y", "prod"))
+    assert "preflight: ECR: repository sitegen/coordinator does not exist" in out
+    assert "lcbuild images --push" in out and "Traceback" not in out
     assert account.stacks() == {}

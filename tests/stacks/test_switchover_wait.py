@@ -81,3 +81,27 @@ def test_wait_is_bounded_by_the_longest_timeout(aws: Emulator, example_app: App)
         example_app, account, ["sitegen-ingest-inflight"], since, sleep=sleep
     )
     assert 1 <= len(slept) <= 2
+
+
+def test_queue_name_cooldown_after_a_delete() -> None:
+    deleted = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    full = plan.QUEUE_NAME_COOLDOWN_S + plan.DELETE_HOOK_SLACK_S
+    assert plan.queue_name_cooldown_s(None, deleted) == 0
+    assert plan.queue_name_cooldown_s(deleted, deleted) == full
+    assert plan.queue_name_cooldown_s(deleted, deleted + timedelta(seconds=30)) == full - 30
+    assert plan.queue_name_cooldown_s(deleted, deleted + timedelta(minutes=5)) == 0
+
+
+def test_a_launch_after_a_delete_waits_for_the_queue_names(aws: Emulator,
+                                                           example_app: App) -> None:
+    """moto's ListStacks gives no DeletionTime, so its answer (deleted, when unknown) waits
+    nothing; with a deployed queues stack nothing is looked up at all."""
+    client = Aws(aws.region)
+    template = '{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}'
+    client.cfn.create_stack(StackName="sitegen-queues", TemplateBody=template)
+    client.cfn.delete_stack(StackName="sitegen-queues")
+    slept: list[float] = []
+    assert switchover.wait_for_queue_names(example_app, client, None, slept.append) == 0
+    assert switchover.wait_for_queue_names(example_app, client, {"Resources": {}},
+                                           slept.append) == 0
+    assert slept == []

@@ -30,8 +30,14 @@ def function_name(app: str, component: str) -> str:
 
 
 def role_name(app: str, component: str) -> str:
-    """IAM role of a component's function: one per component, least privilege."""
-    return f"{app}-{component}"
+    """IAM role of a component's function: one per component, least privilege.
+
+    Lowercase: IAM names are unique ignoring case ("you cannot create resources named both
+    MyResource and myresource", https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html),
+    so a case-only rename of a component keeps its role instead of colliding with it. Function and
+    queue names keep their case: SQS names are case-sensitive
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html)."""
+    return f"{app}-{component}".lower()
 
 
 def queue_name(app: str, component: str) -> str:

@@ -27,6 +27,7 @@ def check_app(app: App, errors: Errors, routing_fields: Sequence[str] = ()) -> N
     _check_unique([r.name for r in app.roles], "roles", "role", errors)
     _check_derived_names(app, errors)
     _check_switchover(app, errors)
+    _check_renames(app, errors)
     known = set(app.component_names)
     role_names = {r.name for r in app.roles}
     for index, component in enumerate(app.components):
@@ -49,6 +50,22 @@ def check_app(app: App, errors: Errors, routing_fields: Sequence[str] = ()) -> N
         errors.add("coordinator.timeout",
                    f"{app.coordinator.timeout} s must exceed min_interval "
                    f"({app.coordinator.min_interval} s): a generation waits that long")
+
+
+def _check_renames(app: App, errors: Errors) -> None:
+    """An earlier name is nobody's name now, and only one component claims it."""
+    current = set(app.component_names)
+    claimed: dict[str, str] = {}
+    for index, component in enumerate(app.components):
+        for k, old in enumerate(component.renamed_from):
+            path = join(join(join("components", index), "renamed_from"), k)
+            if old in current:
+                errors.add(path, f"'{old}' is the name of a component of this definition; "
+                                 "renamed_from lists names components no longer have")
+            elif old in claimed and claimed[old] != component.name:
+                errors.add(path, f"'{old}' is also listed by component '{claimed[old]}': "
+                                 "one component can take over an earlier one's queues")
+            claimed.setdefault(old, component.name)
 
 
 def _check_app_name(app: App, errors: Errors) -> None:

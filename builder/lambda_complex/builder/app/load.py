@@ -61,7 +61,7 @@ COORDINATOR_FIELDS = ("concurrency", "max_api_concurrency", "max_invocations", "
 ROLE_FIELDS = ("name", "statements")
 STATEMENT_FIELDS = ("effect", "action", "resource", "condition")
 COMPONENT_FIELDS = ("name", "type", "max_concurrency", "queue_wait_time", "batch_size",
-                    "max_receive_count", "visibility_timeout", "routing", "lambda")
+                    "max_receive_count", "visibility_timeout", "routing", "lambda", "renamed_from")
 MESSAGE_ONLY_FIELDS = ("queue_wait_time", "batch_size", "max_receive_count", "visibility_timeout")
 ROUTING_FIELDS = ("function", "targets")
 LAMBDA_FIELDS = ("path", "handler", "memory", "timeout", "role", "architecture", "environment",
@@ -299,4 +299,17 @@ def _read_component(value: Any, path: str, base: Path, errors: Errors) -> Compon
         max_receive_count=r.integer("max_receive_count", 3, 1, 1000),
         # SQS's maximum is 12 hours; checks.py holds it to at least the function timeout.
         visibility_timeout=r.integer("visibility_timeout", timeout + 30, 0, 43200),
+        renamed_from=_read_renamed_from(r),
     )
+
+
+def _read_renamed_from(r: Reader) -> tuple[str, ...]:
+    """`renamed_from: old` or a list of earlier names, each a valid component name."""
+    if not r.has("renamed_from"):
+        return ()
+    earlier: tuple[str, ...] = r.string_list("renamed_from", ())
+    for index, old in enumerate(earlier):
+        if not COMPONENT_NAME.fullmatch(old):
+            errors_path = join(r.at("renamed_from"), index)
+            r.errors.add(errors_path, f"'{old}' is not valid: {COMPONENT_NAME_RULE}")
+    return earlier

@@ -72,6 +72,8 @@ class Component:
     batch_size: int = 1
     max_receive_count: int = 3
     visibility_timeout: int = 0
+    # Names this component had before: its deployed queues (and their messages) pass to it.
+    renamed_from: tuple[str, ...] = ()
 
     @property
     def has_queue(self) -> bool:

@@ -40,6 +40,7 @@ def coordinator_spec(app: App, image_uri: str) -> FunctionSpec:
         architecture="x86_64",
         policy=iam.coordinator_policy(app),
         retry_attempts=0,
+        recursive_loop_allowed=True,  # recursion.recursive_functions: the chain invokes itself
     )
 
 
@@ -55,6 +56,7 @@ def invoker_spec(app: App, image_uri: str) -> FunctionSpec:
         policy=iam.invoker_policy(app),
         command=INVOKER_COMMAND,
         retry_attempts=0,
+        recursive_loop_allowed=True,  # recursion.recursive_functions: it fans out to invokers
     )
 
 

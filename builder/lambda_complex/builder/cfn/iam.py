@@ -46,7 +46,10 @@ SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueUrl")
 INVOKE_ACTIONS = ("lambda:InvokeFunction",)
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 WATCH_QUEUE_ACTIONS = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl")
-PARAMETER_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter")
+# The coordinator reads the control switch and the chain heartbeats in one GetParameters call,
+# which IAM authorises as its own action, not as ssm:GetParameter
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html).
+PARAMETER_ACTIONS = ("ssm:GetParameters", "ssm:PutParameter")
 
 ASSUME_ROLE_POLICY: PolicyDocument = {
     "Version": "2012-10-17",

@@ -45,11 +45,15 @@ class FunctionSpec:
     command: tuple[str, ...] = ()  # ImageConfig.Command; empty: the image's CMD
     retry_attempts: int = common.ASYNC_RETRY_ATTEMPTS
     on_failure_queue: str | None = None  # the dead-letter queue name of async invocations
+    # Lambda stops a function invoked ~16 times in one request chain unless this is Allow
+    # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html); cfn/recursion.py
+    # decides which functions loop on purpose.
+    recursive_loop_allowed: bool = False
 
 
 def add_function(template: Template, app: App, spec: FunctionSpec) -> Function:
-    def rid(kind: str) -> str:
-        return common.resource_id(spec.key, kind, spec.function_name)
+    def rid(kind: str, name: str = spec.function_name) -> str:
+        return common.resource_id(spec.key, kind, name)
 
     tags = common.tags(app)
     log_group = template.add_resource(LogGroup(
@@ -58,8 +62,9 @@ def add_function(template: Template, app: App, spec: FunctionSpec) -> Function:
         RetentionInDays=common.LOG_RETENTION_DAYS,
         Tags=tags,
     ))
+    # Named after the (lowercase) role name: a case-only component rename keeps the same role.
     role = template.add_resource(Role(
-        rid("Role"),
+        rid("Role", spec.role_name),
         RoleName=spec.role_name,
         AssumeRolePolicyDocument=iam.ASSUME_ROLE_POLICY,
         Policies=[Policy(PolicyName="least-privilege", PolicyDocument=spec.policy)],
@@ -74,6 +79,7 @@ def add_function(template: Template, app: App, spec: FunctionSpec) -> Function:
         "Timeout": spec.timeout,
         "Architectures": [spec.architecture],
         "LoggingConfig": JsonLoggingConfig(LogFormat="JSON", LogGroup=Ref(log_group)),
+        "RecursiveLoop": "Allow" if spec.recursive_loop_allowed else "Terminate",
         "Tags": tags,
     }
     if spec.reserved_concurrency is not None:

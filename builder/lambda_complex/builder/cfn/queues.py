@@ -23,6 +23,7 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common
 from lambda_complex.builder.cfn.common import DLQ, INFLIGHT, INPUT, QueueSpec
 from lambda_complex.runtime import names
+from lambda_complex.runtime.delivery import SQS_MAX_BODY
 from lambda_complex.runtime.inflight import LEASE_MARGIN_S
 
 
@@ -32,7 +33,11 @@ def output_id(spec: QueueSpec, what: str) -> str:
 
 def _queue(app: App, spec: QueueSpec, dlq: Queue | None) -> Queue:
     component = app.component(spec.component)
-    props: dict[str, Any] = {"QueueName": spec.name, "Tags": common.tags(app)}
+    # Explicit: delivery sends bodies up to SQS_MAX_BODY (1 MiB, the largest MaximumMessageSize
+    # SQS accepts: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html),
+    # while queues made when the limit was 256 KiB, or by tools that default to it, keep less.
+    props: dict[str, Any] = {"QueueName": spec.name, "MaximumMessageSize": SQS_MAX_BODY,
+                             "Tags": common.tags(app)}
     if spec.kind == INPUT:
         assert dlq is not None
         props.update(

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import click
 
-from lambda_complex.builder.cli import app_commands, images, local, stacks
+from lambda_complex.builder.cli import app_commands, doctor, images, local, stacks
+from lambda_complex.builder.cli import render as render_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +26,9 @@ cli.add_command(stacks.resume)
 cli.add_command(stacks.redrive)
 cli.add_command(stacks.trace)
 cli.add_command(images.images)
+cli.add_command(render_command.render)
 cli.add_command(local.local)
+cli.add_command(doctor.doctor)
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """What every `lcbuild` command shares: the `--app` option and turning user errors into one
-clear message and exit code 1 (usage errors are click's: exit 2). No traceback for user errors."""
+clear message and exit code 1 (usage errors are click's: exit 2). No traceback for user errors,
+nor for the AWS failures a user fixes outside the tool (credentials, endpoint, permissions)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import click
 
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.app.model import App
+from lambda_complex.builder.cli import aws_errors
 from lambda_complex.builder.errors import DefinitionError, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,7 +35,8 @@ def load_app(app_file: Path) -> App:
 
 
 def report_user_errors(func: F) -> F:
-    """Print a UserError as `error: ...` lines on stderr and exit 1."""
+    """Print a UserError, or a botocore failure (`aws_errors`), as `error: ...` on stderr and
+    exit 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -46,6 +49,12 @@ def report_user_errors(func: F) -> F:
             sys.exit(1)
         except UserError as e:
             click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except Exception as e:
+            sentence = aws_errors.describe(e, local=bool(kwargs.get("local")))
+            if sentence is None:
+                raise
+            click.echo(f"error: {sentence}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -4,6 +4,7 @@ write the build manifest. Thin: parse, call `images.api.build_images`, print."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,8 +32,9 @@ if TYPE_CHECKING:  # the Docker SDK costs ~0.2 s of start-up: only `lcbuild imag
               "pinned in Dockerfile.base). Never pulled: it must be in the engine.")
 @click.option("--ca-cert", "ca_certs", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
-              help="A CA certificate (PEM) added to every build stage, e.g. a corporate "
-              "proxy's. Repeatable.")
+              help="A CA certificate (PEM) that dependency stages trust, e.g. a corporate "
+              "proxy's; in addition to those of LCBUILD_CA_CERT (paths separated by "
+              f"'{os.pathsep}'). Never in an image or its tag. Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @report_user_errors
 def images(app_file: Path, push: bool, registry: str | None, jobs: int | None, dry_run: bool,

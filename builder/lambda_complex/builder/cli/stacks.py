@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from lambda_complex.builder.cli import aws_errors
 from lambda_complex.builder.cli.common import app_option, load_app, report_user_errors
 from lambda_complex.builder.errors import UserError
 from lambda_complex.runtime.control import PAUSED, RUNNING
@@ -33,14 +34,20 @@ def _aws(app: App, local: bool) -> Aws:
     if not local:
         return Aws(app.deployment.region)
     endpoint_file = testbed.endpoint_path(app.root)
-    if not endpoint_file.exists():
-        raise UserError(f"no `lcbuild local run` is running for {app.name} "
-                        f"({endpoint_file} does not exist)")
-    endpoints = json.loads(endpoint_file.read_text())
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+    try:
+        endpoints = json.loads(endpoint_file.read_text())
+        endpoint, sqs, lam = endpoints["endpoint"], endpoints["sqs"], endpoints["lambda"]
+    except FileNotFoundError:
+        raise UserError(f"no `lcbuild local run` is running for {app.name} ({endpoint_file} "
+                        f"does not exist): {aws_errors.LOCAL_HINT}") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{endpoint_file} is not the endpoint file of a running `lcbuild local "
+                        f"run` ({type(e).__name__}: {e}): {aws_errors.LOCAL_HINT}") from None
+    keys = endpoints.get("credentials") or {}  # the run's deployer identity (IAM enforced)
+    session = boto3.Session(aws_access_key_id=keys.get("AWS_ACCESS_KEY_ID", "testing"),
+                            aws_secret_access_key=keys.get("AWS_SECRET_ACCESS_KEY", "testing"),
                             region_name=app.deployment.region)
-    return Aws(app.deployment.region, session, endpoints["endpoint"],
-               {"sqs": endpoints["sqs"], "lambda": endpoints["lambda"]})
+    return Aws(app.deployment.region, session, endpoint, {"sqs": sqs, "lambda": lam})
 
 
 @click.command()
@@ -105,6 +112,9 @@ def redrive(app_file: Path, component: str, limit: int | None, as_json: bool,
     else:
         click.echo(f"{result.moved} dead letter(s) from {result.source} to {result.target}; "
                    f"{result.left} left")
+        if result.skipped:
+            click.echo(f"{result.skipped} Lambda on-failure record(s) of failed nudges left in "
+                       f"{result.source}: they are not messages (see docs/deploy.md)")
 
 
 @click.command()

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import yaml
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambda_complex.builder.deploy.plan import Counts
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 RECEIVE_VISIBILITY_S = 60  # a received-but-unsent message reappears after this
+# An endpoint that never answers fails an operator command in seconds, not botocore's default
+# 60 s per attempt; the CLI turns the ConnectTimeoutError into one sentence (cli/aws_errors.py).
+CONNECT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,8 @@ class Aws:
     def _client(self, service: str) -> Any:
         endpoint = self._endpoints.get(service) or self._endpoints[""]
         return self.session.client(  # type: ignore[call-overload]
-            service, region_name=self.region, endpoint_url=endpoint)
+            service, region_name=self.region, endpoint_url=endpoint,
+            config=Config(connect_timeout=CONNECT_TIMEOUT_S))
 
     def _lazy_client(self, service: str) -> Any:
         if service not in self._rarely_used:
@@ -152,17 +157,20 @@ class Aws:
             self.sqs.delete_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipt_handles)])
 
-    def move_batch(self, source: str, target: str, max_messages: int = 10) -> tuple[int, int]:
+    def move_batch(self, source: str, target: str, max_messages: int = 10,
+                   skip: Callable[[str], bool] | None = None) -> tuple[int, int]:
         """Receive up to `max_messages` (<= 10) from `source`, send them to `target`, delete from
-        `source` only those whose send succeeded. Returns (received, moved)."""
-        messages = self.sqs.receive_message(
+        `source` only those whose send succeeded. Returns (received, moved). Messages whose body
+        `skip` accepts stay in `source` (visible again after RECEIVE_VISIBILITY_S)."""
+        received = self.sqs.receive_message(
             QueueUrl=source, MaxNumberOfMessages=max_messages,
             VisibilityTimeout=RECEIVE_VISIBILITY_S,
             WaitTimeSeconds=0, MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["MessageGroupId", "MessageDeduplicationId"],
         ).get("Messages", [])
+        messages = [m for m in received if skip is None or not skip(m["Body"])]
         if not messages:
-            return 0, 0
+            return len(received), 0
         entries: list[Any] = []
         for i, m in enumerate(messages):
             entry: dict[str, Any] = {"Id": str(i), "MessageBody": m["Body"]}
@@ -177,7 +185,7 @@ class Aws:
         ok = {s["Id"] for s in sent.get("Successful", [])}
         done = [m["ReceiptHandle"] for i, m in enumerate(messages) if str(i) in ok]
         self.delete(source, done)
-        return len(messages), len(done)
+        return len(received), len(done)
 
     def delete_queue(self, url: str) -> None:
         self.sqs.delete_queue(QueueUrl=url)

@@ -4,6 +4,7 @@ the control parameter changes. No AWS here: the inputs are plain data read by `a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from lambda_complex.builder.app.model import App, Component
@@ -136,3 +137,19 @@ FAILED_SUFFIXES = ("FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_IN_PROGRESS")
 
 def stack_failed(status: str | None) -> bool:
     return status is not None and status.endswith(FAILED_SUFFIXES)
+
+
+# "You must wait 60 seconds after deleting a queue before you can create another queue with the
+# same name" (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html).
+QUEUE_NAME_COOLDOWN_S = 60.0
+# The delete hook removes the retained dead-letter queues just after the stack is gone.
+DELETE_HOOK_SLACK_S = 15.0
+
+
+def queue_name_cooldown_s(deleted_at: datetime | None, now: datetime) -> float:
+    """Seconds a relaunch must wait before CloudFormation may create the queues again, after the
+    queues stack was deleted at `deleted_at` (None: not recently, or never)."""
+    if deleted_at is None:
+        return 0.0
+    ready = deleted_at + timedelta(seconds=QUEUE_NAME_COOLDOWN_S + DELETE_HOOK_SLACK_S)
+    return max(0.0, (ready - now).total_seconds())

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lambda_complex.builder.app.model import App
@@ -97,11 +97,42 @@ def set_control(app: App, aws: Aws, decide: Callable[[str | None], str | None]) 
     return new
 
 
+def queues_stack_deleted_at(app: App, aws: Aws) -> datetime | None:
+    """When the app's queues stack was last deleted (ListStacks keeps deleted stacks ~90 days)."""
+    name = common.stack_name(app, common.QUEUES)
+    latest: datetime | None = None
+    for page in aws.cfn.get_paginator("list_stacks").paginate(
+            StackStatusFilter=["DELETE_COMPLETE"]):
+        for summary in page.get("StackSummaries", []):
+            deleted = summary.get("DeletionTime")
+            if summary.get("StackName") == name and deleted and (latest is None
+                                                                 or deleted > latest):
+                latest = deleted
+    return latest
+
+
+def wait_for_queue_names(app: App, aws: Aws, deployed: dict[str, Any] | None,
+                         sleep: Callable[[float], None] = time.sleep) -> float:
+    """A launch right after `sceptre delete` would fail creating the queues (SQS refuses a name
+    for 60 s after its queue is deleted): wait out the rest, saying so. Returns the wait."""
+    if deployed is not None:
+        return 0.0
+    wait = planning.queue_name_cooldown_s(queues_stack_deleted_at(app, aws), datetime.now(UTC))
+    if wait > 0:
+        log.warning("%s was deleted moments ago and SQS reuses a queue name only 60 s after "
+                    "its queue is deleted: waiting %.0f s before creating the queues",
+                    common.stack_name(app, common.QUEUES), wait)
+        sleep(wait)
+    return wait
+
+
 def begin(app: App, aws: Aws, force_remove: bool) -> SwitchoverPlan:
     """Refuse what would lose messages (before anything changes), then pause dispatching."""
-    switch, _ = plan_for(app, aws, queues_template(app, aws), force_remove)
+    deployed = queues_template(app, aws)
+    switch, _ = plan_for(app, aws, deployed, force_remove)
     if switch.refusals:
         raise SwitchoverRefused("; ".join(switch.refusals))
+    wait_for_queue_names(app, aws, deployed)
     set_control(app, aws, planning.control_before_deploy)
     return switch
 

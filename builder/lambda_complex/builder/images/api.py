@@ -23,7 +23,7 @@ from lambda_complex.builder.images import registry as registry_mod
 from lambda_complex.builder.images.build import BuildError, Engine
 from lambda_complex.builder.images.plan import Action, Facts, Plan, PlannedImage
 from lambda_complex.builder.images.progress import NullReporter, Reporter
-from lambda_complex.builder.images.specs import Job, SpecBuilder, Stage, ca_entries
+from lambda_complex.builder.images.specs import Job, SpecBuilder, Stage, ca_entries, ca_sources
 from lambda_complex.runtime import names
 
 BASE_IMAGE_ENV = dockerfile.BASE_IMAGE_ENV
@@ -36,7 +36,7 @@ class Options:
     jobs: int | None = None  # default: CPU count
     dry_run: bool = False
     base_image: str | None = None  # default: Dockerfile.base's pinned BASE_IMAGE
-    ca_certs: tuple[Path, ...] = ()
+    ca_certs: tuple[Path, ...] = ()  # in addition to those of LCBUILD_CA_CERT
     manifest_path: Path | None = None  # default: <app folder>/.lcbuild/images.json
     reporter: Reporter | None = None
 
@@ -150,7 +150,8 @@ def plan_images(app: App, options: Options, engine: Engine) -> tuple[Plan, dict[
     remote = options.push or registry_name != "ecr"
     repos = {n: registry.repository(app.name, n) if remote else None for n in image_names}
     builder = SpecBuilder(app, base_ref=base_ref, base_id=base_id,
-                          dockerfile_base=dockerfile_base, ca=ca_entries(options.ca_certs),
+                          dockerfile_base=dockerfile_base,
+                          ca=ca_entries(ca_sources(options.ca_certs, os.environ)),
                           registry_repo=repos)
     jobs = {c.name: builder.component(c) for c in app.components}
     jobs[names.COORDINATOR] = builder.coordinator()

@@ -16,12 +16,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-IGNORE_FILE = ".lcignore"
-# Never part of an image: caches, VCS data, virtualenvs, and the ignore file itself.
+IGNORE_FILE = ".lcbuildignore"
+# A `.dockerignore` the component already has is honoured too (read first, so the
+# `.lcbuildignore` patterns decide where they disagree).
+DOCKER_IGNORE_FILE = ".dockerignore"
+IGNORE_FILES = (DOCKER_IGNORE_FILE, IGNORE_FILE)
+# Never part of an image: caches, VCS data, virtualenvs, the ignore files themselves, and files
+# that hold secrets by convention (dotenv files, AWS and SSH credentials, private keys). Whoever can
+# pull an image can read every file in it: a key copied in is a key published.
+SECRET_IGNORES = (
+    ".env*", ".aws/", ".ssh/", "*.pem", "*.key", "*.p12", "*.pfx",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".pypirc", ".git-credentials",
+)
 DEFAULT_IGNORES = (
     "__pycache__/", "*.pyc", "*.pyo", ".git/", ".hg/", ".svn/", ".venv/", "venv/",
-    ".mypy_cache/", ".pytest_cache/", ".ruff_cache/", ".hypothesis/", ".DS_Store", IGNORE_FILE,
+    ".mypy_cache/", ".pytest_cache/", ".ruff_cache/", ".hypothesis/", ".DS_Store",
+    *IGNORE_FILES, *SECRET_IGNORES,
 )
+# Not even `!pattern` brings VCS data back (history holds every secret ever committed).
+_FORCED_IGNORES = (".git/",)
 # Dependency files go into the dependency stage, not the code layer: a code change must not
 # invalidate the (slow) pip layer, and a requirements change must not look like a code change.
 DEPENDENCY_PATTERNS = ("requirements*.txt", "constraints*.txt")
@@ -43,26 +56,40 @@ class Entry:
 
 
 def read_ignore_file(folder: Path) -> tuple[str, ...]:
-    path = folder / IGNORE_FILE
-    if not path.is_file():
-        return ()
-    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
-    return tuple(line for line in lines if line and not line.startswith("#"))
+    """The patterns of the component's `.dockerignore` and then `.lcbuildignore` (later ones win,
+    `!pattern` re-includes), blank lines and `#` comments dropped."""
+    patterns: list[str] = []
+    for name in IGNORE_FILES:
+        path = folder / name
+        if path.is_file():
+            lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+            patterns += [line for line in lines if line and not line.startswith("#")]
+    return tuple(patterns)
+
+
+def _matches(rel: str, base: str, is_dir: bool, pattern: str) -> bool:
+    dir_only = pattern.endswith("/")
+    p = pattern.rstrip("/").lstrip("/").removeprefix("**/")
+    if dir_only and not is_dir:
+        return False
+    target = rel if "/" in p else base
+    return fnmatch.fnmatchcase(target, p)
 
 
 def is_ignored(rel: str, is_dir: bool, patterns: Iterable[str]) -> bool:
     """gitignore-like: `name/` matches directories only; a pattern without `/` matches any path
-    component's name; a pattern with `/` matches the whole relative path."""
+    component's name; a pattern with `/` matches the whole relative path; `!pattern` re-includes
+    what an earlier pattern ignored, defaults included (the last matching pattern decides), except
+    `.git/`, which is always ignored."""
     base = rel.rsplit("/", 1)[-1]
+    if any(_matches(rel, base, is_dir, p) for p in _FORCED_IGNORES):
+        return True
+    ignored = False
     for pattern in patterns:
-        dir_only = pattern.endswith("/")
-        p = pattern.rstrip("/").lstrip("/")
-        if dir_only and not is_dir:
-            continue
-        target = rel if "/" in p else base
-        if fnmatch.fnmatchcase(target, p):
-            return True
-    return False
+        negate = pattern.startswith("!")
+        if _matches(rel, base, is_dir, pattern.removeprefix("!")):
+            ignored = not negate
+    return ignored
 
 
 def is_dependency_file(rel: str) -> bool:

@@ -52,7 +52,7 @@ def _ca_lines(has_ca: bool) -> list[str]:
         return []
     bundles = " ".join(_SYSTEM_BUNDLES)
     return [
-        "# Extra CA certificates (--ca-cert): build stage only, never in the final image.",
+        "# Extra CA certificates (--ca-cert, LCBUILD_CA_CERT): this stage only, never in an image.",
         f"COPY ca/ {CA_DIR}/",
         f"RUN set -e; for b in {bundles}; do if [ -f \"$b\" ]; then cat \"$b\" > {CA_BUNDLE}; "
         f"break; fi; done; cat {CA_DIR}/*.pem >> {CA_BUNDLE}",

@@ -43,6 +43,57 @@ ECR_LIFECYCLE_POLICY = {
     }]
 }
 
+LAMBDA_PULL_SID = "LambdaImagePull"
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of a region (ARNs differ: `arn:aws-cn:...`)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def lambda_pull_policy(region: str, account: str) -> dict[str, Any]:
+    """The repository policy Lambda needs to pull an image for a function of this account.
+
+    Lambda pulls with its service principal, so a repository without this statement makes
+    CreateFunction / UpdateFunctionCode fail unless the deployer may set it on the fly
+    (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-images-permissions);
+    the `aws:sourceArn` condition keeps other accounts' functions out."""
+    functions = f"arn:{partition_of(region)}:lambda:{region}:{account}:function:*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": LAMBDA_PULL_SID,
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Condition": {"StringLike": {"aws:sourceArn": functions}},
+        }],
+    }
+
+
+def grants_lambda_pull(policy_text: str | None) -> bool:
+    """Whether a repository policy lets lambda.amazonaws.com pull (what doctor checks)."""
+    if not policy_text:
+        return False
+    try:
+        statements = json.loads(policy_text).get("Statement", [])
+    except (ValueError, AttributeError):
+        return False
+    for statement in statements if isinstance(statements, list) else [statements]:
+        principal = statement.get("Principal", {})
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if (statement.get("Effect") == "Allow" and "lambda.amazonaws.com" in services
+                and {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} <= set(actions)):
+            return True
+    return False
+
 
 class Registry(Protocol):
     def repository(self, app: str, component: str) -> str: ...
@@ -159,7 +210,18 @@ class EcrRegistry:
         self.region = region
         self._client = client
         self._auth: dict[str, str] | None = None
+        self._account: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def account(self) -> str:
+        """This account's ID (the registry is `<account>.dkr.ecr.<region>...`), from STS."""
+        if self._account is None:
+            import boto3
+
+            self._account = str(boto3.client("sts", region_name=self.region)
+                                .get_caller_identity()["Account"])
+        return self._account
 
     @property
     def client(self) -> Any:
@@ -223,6 +285,17 @@ class EcrRegistry:
                 repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
         self.client.put_lifecycle_policy(repositoryName=name,
                                          lifecyclePolicyText=json.dumps(ECR_LIFECYCLE_POLICY))
+        self.client.set_repository_policy(
+            repositoryName=name,
+            policyText=json.dumps(lambda_pull_policy(self.region, self.account)))
+
+    def repository_policy(self, name: str) -> str | None:
+        """The repository's policy text; None without one or without the repository."""
+        try:
+            return str(self.client.get_repository_policy(repositoryName=name)["policyText"])
+        except (self.client.exceptions.RepositoryPolicyNotFoundException,
+                self.client.exceptions.RepositoryNotFoundException):
+            return None
 
 
 def for_name(registry: str, region: str) -> Registry:

@@ -8,6 +8,8 @@ change upstream is reported as that input (e.g. `runtime`), not also as a `docke
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,15 +58,43 @@ def runtime_entries() -> list[Entry]:
     return context.collect(runtime_dir, prefix="lambda_complex/runtime/")
 
 
-def ca_entries(paths: tuple[Path, ...]) -> list[Entry]:
+CA_CERT_ENV = "LCBUILD_CA_CERT"  # PEM file paths, os.pathsep-separated; --ca-cert adds to them
+
+
+@dataclass(frozen=True)
+class CaSource:
+    path: Path
+    origin: str  # where it was named, for the error message: `--ca-cert` or CA_CERT_ENV
+
+
+def ca_sources(options_paths: tuple[Path, ...], environ: Mapping[str, str]) -> list[CaSource]:
+    """The CA files of a run: those of CA_CERT_ENV, then the options', each file once."""
+    named = [CaSource(Path(p), CA_CERT_ENV)
+             for p in environ.get(CA_CERT_ENV, "").split(os.pathsep) if p.strip()]
+    named += [CaSource(p, "--ca-cert") for p in options_paths]
+    seen: set[Path] = set()
+    unique = []
+    for source in named:
+        key = source.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(source)
+    return unique
+
+
+def ca_entries(sources: list[CaSource]) -> list[Entry]:
+    """The CA certificates as build-context files. They reach only the dependency stage (to let
+    pip through a re-signing proxy) and no hash: they change how files are fetched, not which
+    files an image holds, so adding or dropping one rebuilds nothing."""
     entries = []
-    for index, path in enumerate(paths):
+    for index, source in enumerate(sources):
+        what = f"{source.origin} {source.path}"
         try:
-            data = path.read_bytes()
+            data = source.path.read_bytes()
         except OSError as e:
-            raise UserError(f"--ca-cert {path}: cannot read it ({e.strerror})") from e
+            raise UserError(f"{what}: cannot read it ({e.strerror})") from e
         if b"-----BEGIN CERTIFICATE-----" not in data:
-            raise UserError(f"--ca-cert {path}: not a PEM certificate file")
+            raise UserError(f"{what}: not a PEM certificate file")
         entries.append(Entry(f"ca/{index:02d}.pem", data if data.endswith(b"\n") else data + b"\n"))
     return entries
 
@@ -116,19 +146,19 @@ class SpecBuilder:
         requirements = context.dependency_files(folder, prefix="requirements/")
         with_requirements = has_requirements(requirements)
         build_packages = tuple(c.lambda_.build_packages)
-        has_ca = bool(self.ca)
-        # Symbolic render for hashing; real render (with parent tags) for building.
+        # Symbolic render for hashing (no parent tags, no CA: see ca_entries); the real render
+        # for building.
         deps_symbolic = dockerfile.dependencies("RUNTIME", build_packages, with_requirements,
-                                                has_ca)
+                                                has_ca=False)
         dependencies_input = context.digest_text(context.digest(requirements),
                                                  " ".join(build_packages))
-        build_input = context.digest_text(deps_symbolic, context.digest(self.ca))
+        build_input = context.digest_text(deps_symbolic)
         deps_key = context.digest_text(runtime.tag, dependencies_input, build_input)
         deps_tag = f"{LOCAL_PREFIX}/deps:{deps_key[:_HASH_LEN]}"
         deps = Stage(
             tag=deps_tag, platform=platform,
             entries=(Entry("Dockerfile", dockerfile.dependencies(
-                runtime.tag, build_packages, with_requirements, has_ca).encode()),
+                runtime.tag, build_packages, with_requirements, bool(self.ca)).encode()),
                 *requirements, *self.ca,
                 # An empty requirements/ folder must still exist for its COPY.
                 *(() if requirements else (Entry("requirements/.keep", b""),))),

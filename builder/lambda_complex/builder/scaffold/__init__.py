@@ -12,7 +12,7 @@ from lambda_complex.builder.errors import UserError
 
 _APP_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 # Files whose text holds the `{name}` placeholder.
-_TEMPLATED = {"lambda-complex.yaml", "config.yaml"}
+_TEMPLATED = {"lambda-complex.yaml", "config.yaml", "README.md"}
 
 
 def _files(root: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:

@@ -1,7 +1,9 @@
 """Hook `!lc_switchover <phase>` (config/prod/*.yaml wires the phases):
 
 - `begin`  on queues before_create/before_update: preflight (every image in the build manifest,
-  every stack renders and passes cfn-lint), refuse removals that would drop messages, pause;
+  every stack renders and passes cfn-lint, and `lcbuild doctor`'s deploy checks: credentials,
+  concurrency left unreserved, ECR repositories and their policy, template sizes), refuse
+  removals that would drop messages, wait out SQS's queue-name cooldown after a delete, pause;
   registers an exit handler that resumes whatever the deploy paused, because Sceptre runs no
   `after_*` hook when an action fails: a failed deploy thus leaves the old version running.
 - `finish` on coordinator after_create/after_update: switch queues over, then resume.
@@ -24,7 +26,7 @@ from sceptre.hooks import Hook
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, render
-from lambda_complex.builder.deploy import images, switchover
+from lambda_complex.builder.deploy import doctor, images, switchover
 from lambda_complex.builder.deploy.aws import Aws
 from lambda_complex.builder.deploy.plan import DeployedQueue
 from lambda_complex.builder.sceptre import project
@@ -69,12 +71,17 @@ def _register_exit_handler() -> None:
         _exit_handler.append(True)
 
 
-def preflight(app: App, aws: Aws) -> None:
-    """Everything that can fail without touching AWS fails here, before the first stack."""
+def preflight(app: App, aws: Aws, template_bucket: str | None = None) -> None:
+    """Everything that can fail before the first stack changes fails here (reads only)."""
     found = images.read(images.manifest_path(app.root), app)
     deployed = aws.deployed_template(common.stack_name(app, common.QUEUES))
     for stack in common.STACKS:
         render.render_checked(app, stack, found, deployed)
+    failed = doctor.failures(doctor.deploy_checks(app, aws.session, found, template_bucket,
+                                                  deployed))
+    if failed:
+        raise LambdaComplexError("preflight: " + "; ".join(f"{c.name}: {c.detail}"
+                                                           for c in failed))
 
 
 class Switchover(Hook):  # type: ignore[misc]
@@ -95,7 +102,7 @@ class Switchover(Hook):  # type: ignore[misc]
                 f"!lc_switchover: unknown phase '{phase}' (one of {', '.join(PHASES)})")
         run = self._run()
         if phase == "begin" and not run.began:
-            preflight(run.app, run.aws)
+            preflight(run.app, run.aws, self.stack.template_bucket_name)
             _register_exit_handler()
             switchover.begin(run.app, run.aws, switchover.force_remove_from_env())
             run.began = True
