@@ -36,6 +36,22 @@ def test_replaced_queues_move_to_their_successor() -> None:
     assert {q.name for q in p.remove} == {"app-render", "app-render-dlq", "app-render-inflight"}
 
 
+def test_a_declared_rename_moves_every_queue_to_the_new_component() -> None:
+    old = [deployed("s3", "input", "app-s3"), deployed("s3", "dlq", "app-s3-dlq"),
+           deployed("s3", "inflight", "app-s3-inflight")]
+    sink = [QueueSpec("sink", kind, f"app-sink{suffix}", ("s3",))
+            for kind, suffix in (("input", ""), ("dlq", "-dlq"), ("inflight", "-inflight"))]
+    counts = {"app-s3": Counts(547, 3, 0), "app-s3-dlq": Counts(2)}
+    p = plan.plan_switchover(old, sink, counts, force_remove=False)
+    assert not p.refusals  # a rename with messages is no removal
+    assert {(m.source.name, m.target, m.replaced) for m in p.moves} == {
+        ("app-s3", "app-sink", True), ("app-s3-dlq", "app-sink-dlq", True)}
+    assert {q.name for q in p.remove} == {"app-s3", "app-s3-dlq", "app-s3-inflight"}
+    undeclared = plan.plan_switchover(old, [QueueSpec("sink", "input", "app-sink")], counts,
+                                      force_remove=False)
+    assert undeclared.refusals  # without renamed_from it is a removal, refused while it holds
+
+
 def test_removing_a_component_with_messages_is_refused_unless_forced() -> None:
     old = [deployed("toc", "input", "app-toc"), deployed("toc", "dlq", "app-toc-dlq")]
     counts = {"app-toc": Counts(visible=3)}

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy.aws import Aws
 from lambda_complex.builder.deploy.redrive import invocation_payload, is_lambda_record, redrive
+from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.local.emulator import Emulator
 
 
@@ -56,3 +59,22 @@ def test_is_lambda_record() -> None:
     assert is_lambda_record(json.dumps({"requestContext": {}, "requestPayload": 1}))
     assert not is_lambda_record(json.dumps({"requestPayload": 1}))
     assert not is_lambda_record("[1")
+
+
+def test_a_removed_components_dead_letters_are_reachable_by_queue(
+        aws: Emulator, example_app: App) -> None:
+    """A forced removal moves the removed component's messages into its dead-letter queue, which
+    is kept while not empty: `lcbuild redrive COMPONENT --queue NAME` takes them to a component
+    that exists."""
+    client = Aws(aws.region)
+    retained = client.sqs.create_queue(QueueName="sitegen-s3-dlq")["QueueUrl"]
+    target = client.sqs.create_queue(QueueName="sitegen-render")["QueueUrl"]
+    client.sqs.create_queue(QueueName="sitegen-render-dlq")
+    for i in range(3):
+        client.sqs.send_message(QueueUrl=retained, MessageBody=json.dumps({"data": i}))
+    result = redrive(example_app, client, "render", queue="sitegen-s3-dlq")
+    assert (result.source, result.target, result.moved, result.left) == (
+        "sitegen-s3-dlq", "sitegen-render", 3, 0)
+    assert client.counts(target).visible == 3
+    with pytest.raises(UserError, match="not a queue of sitegen"):
+        redrive(example_app, client, "render", queue="other-app-queue")

@@ -49,6 +49,7 @@ def edit_definition(project: Path, change: Any) -> None:
     change(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     write_manifest(project, [c["name"] for c in data["components"]])
+    push_repositories(project)  # as `lcbuild images --push` would, for a renamed component too
 
 
 def edit_stack_config(project: Path, stack: str, change: Any) -> None:
@@ -151,18 +152,19 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     def rename(data: dict[str, Any]) -> None:
         data["deployment"]["switchover"] = "lc_switch:switchover"
         for c in data["components"]:
-            if c["name"] == "render":
-                c["name"] = "Render"
+            if c["name"] == "render":  # a real rename, declared: the queues pass to "pages"
+                c["name"], c["renamed_from"] = "pages", "render"
             if c["name"] == "ingest":
-                c["routing"]["targets"] = ["Render", "toc"]
+                c["routing"]["targets"] = ["pages", "toc"]
 
     (project / "lc_switch.py").write_text(SWITCHOVER_MODULE)
     edit_definition(project, rename)
     preview = json.loads(plan(project, "--json").output)
-    assert preview["create"] == ["sitegen-Render-dlq", "sitegen-Render", "sitegen-Render-inflight"]
+    assert sorted(preview["create"]) == [
+        "sitegen-pages", "sitegen-pages-dlq", "sitegen-pages-inflight"]
     assert {(m["source"], m["target"], m["messages"], m["why"]) for m in preview["move"]} == {
-        ("sitegen-render", "sitegen-Render", 5, "renamed"),
-        ("sitegen-render-dlq", "sitegen-Render-dlq", 2, "renamed")}
+        ("sitegen-render", "sitegen-pages", 5, "renamed"),
+        ("sitegen-render-dlq", "sitegen-pages-dlq", 2, "renamed")}
     assert set(preview["remove"]) == {"sitegen-render", "sitegen-render-dlq",
                                       "sitegen-render-inflight"}
     assert preview["refused"] == []
@@ -182,13 +184,13 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     # 3. the same change, deployed: messages move to the new queues, none lost
     edit_stack_config(project, "functions", lambda text: text.split("hooks:")[0])
     ok(sceptre(project, "launch", "-y", "prod"))
-    assert account.bodies("sitegen-Render") == [0, 1, 2, 3, 4]
-    assert account.depth("sitegen-Render-dlq") == 2
+    assert account.bodies("sitegen-pages") == [0, 1, 2, 3, 4]
+    assert account.depth("sitegen-pages-dlq") == 2
     assert not {"sitegen-render", "sitegen-render-dlq", "sitegen-render-inflight"} & (
         account.queues())
     calls = [json.loads(line) for line in (project / "calls.jsonl").read_text().splitlines()]
     assert len(calls) == 1
-    assert calls[0][0].endswith("/sitegen-render") and calls[0][1].endswith("/sitegen-Render")
+    assert calls[0][0].endswith("/sitegen-render") and calls[0][1].endswith("/sitegen-pages")
     assert account.control() == "running"
 
     # 4. removing a component whose queue holds messages: refused before anything changes
@@ -197,7 +199,7 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     def remove_search_index(data: dict[str, Any]) -> None:
         data["components"] = [c for c in data["components"] if c["name"] != "search-index"]
         for c in data["components"]:
-            if c["name"] == "Render":
+            if c["name"] == "pages":
                 c["routing"] = "publish"
 
     edit_definition(project, remove_search_index)
@@ -221,14 +223,14 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     assert account.depth("sitegen-search-index-dlq") == 3
 
     # 6. delete: refused while input queues hold messages; forced, they go to the DLQs, which stay
-    account.send("sitegen-Render", 4)
+    account.send("sitegen-pages", 4)
     out = failed(sceptre(project, "delete", "-y", "prod"))
-    assert "sitegen-Render (9 message(s))" in out
+    assert "sitegen-pages (9 message(s))" in out
     assert set(account.stacks()) == set(STACKS)
     ok(sceptre(project, "delete", "-y", "prod", LCBUILD_FORCE_REMOVE="1"))
     assert account.stacks() == {}
-    assert account.queues() == {"sitegen-Render-dlq", "sitegen-search-index-dlq"}
-    assert account.depth("sitegen-Render-dlq") == 2 + 5 + 4
+    assert account.queues() == {"sitegen-pages-dlq", "sitegen-search-index-dlq"}
+    assert account.depth("sitegen-pages-dlq") == 2 + 5 + 4
     assert account.depth("sitegen-search-index-dlq") == 3
     assert not account.functions()
 

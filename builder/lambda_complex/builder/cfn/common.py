@@ -94,12 +94,19 @@ class QueueSpec:
     component: str
     kind: str  # input | dlq | inflight
     name: str
+    earlier: tuple[str, ...] = ()  # the component's renamed_from names
 
     @property
     def identity(self) -> str:
         """What survives a rename CloudFormation would treat as a replacement: the component's
         logical ID and the kind. A queue with the same identity but another name succeeds it."""
-        return f"{names.logical_id(self.component)}:{self.kind}"
+        return queue_identity(self.component, self.kind)
+
+    @property
+    def succeeds(self) -> tuple[str, ...]:
+        """Identities of the deployed queues this one takes over: its own, and those of the
+        component's earlier names (a rename the definition declares with renamed_from)."""
+        return (self.identity, *(queue_identity(old, self.kind) for old in self.earlier))
 
     @property
     def logical_id(self) -> str:
@@ -112,13 +119,16 @@ class QueueSpec:
                                "identity": self.identity, "name": self.name}}
 
 
+def queue_identity(component: str, kind: str) -> str:
+    return f"{names.logical_id(component)}:{kind}"
+
+
 def component_queues(app: App, component: Component) -> list[QueueSpec]:
-    specs = [QueueSpec(component.name, DLQ, names.dead_letter_queue_name(app.name, component.name))]
+    a, c, earlier = app.name, component.name, component.renamed_from
+    specs = [QueueSpec(c, DLQ, names.dead_letter_queue_name(a, c), earlier)]
     if component.has_queue:
-        specs.append(QueueSpec(component.name, INPUT, names.queue_name(app.name, component.name)))
-        specs.append(
-            QueueSpec(component.name, INFLIGHT, names.inflight_queue_name(app.name, component.name))
-        )
+        specs.append(QueueSpec(c, INPUT, names.queue_name(a, c), earlier))
+        specs.append(QueueSpec(c, INFLIGHT, names.inflight_queue_name(a, c), earlier))
     return specs
 
 

@@ -96,17 +96,20 @@ def resume(app_file: Path, local: bool) -> None:
 @click.argument("component")
 @app_option
 @click.option("--limit", type=click.IntRange(min=1), help="Move at most this many dead letters.")
+@click.option("--queue", metavar="NAME",
+              help="Take them from this queue of the application instead (e.g. the retained "
+                   "dead-letter queue of a removed component).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @local_option
 @report_user_errors
-def redrive(app_file: Path, component: str, limit: int | None, as_json: bool,
-            local: bool) -> None:
+def redrive(app_file: Path, component: str, limit: int | None, queue: str | None,
+            as_json: bool, local: bool) -> None:
     """Put COMPONENT's dead letters back to work (fix their cause first): messages go back into
     its queue; an invocation component's failed events are invoked again."""
     from lambda_complex.builder.deploy import redrive as redrive_mod
 
     app = load_app(app_file)
-    result = redrive_mod.redrive(app, _aws(app, local), component, limit)
+    result = redrive_mod.redrive(app, _aws(app, local), component, limit, queue)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -71,10 +71,13 @@ def plan_switchover(retiring: list[DeployedQueue], desired: list[QueueSpec],
                     counts: dict[str, Counts], force_remove: bool) -> SwitchoverPlan:
     """`retiring`: queues deployed but no longer asked for; `counts`: messages per queue name.
 
-    A retiring queue with a successor (same component identity and kind, another name) hands its
-    messages over; an input queue without one belongs to a removed component: refused while it
-    holds messages unless `force_remove`, and then its messages go to its dead-letter queue."""
-    successors = {spec.identity: spec for spec in desired}
+    A retiring queue with a successor (same component identity and kind, another name; or the
+    queue of a component that a desired one lists in `renamed_from`) hands its messages over; an
+    input queue without one belongs to a removed component: refused while it holds messages
+    unless `force_remove`, and then its messages go to its dead-letter queue (kept while not
+    empty; `lcbuild redrive --queue` reaches it)."""
+    successors = {old: spec for spec in desired for old in spec.succeeds[1:]}
+    successors.update({spec.identity: spec for spec in desired})  # a name in use wins
     plan = SwitchoverPlan()
     for queue in sorted(retiring, key=lambda q: (q.component, q.kind)):
         successor = successors.get(queue.identity)

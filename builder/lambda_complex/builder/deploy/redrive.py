@@ -64,12 +64,19 @@ def invocation_payload(body: str) -> bytes:
     return body.encode("utf-8")
 
 
-def redrive(app: App, aws: Aws, component: str, limit: int | None = None) -> Redriven:
+def redrive(app: App, aws: Aws, component: str, limit: int | None = None,
+            queue: str | None = None) -> Redriven:
+    """`queue`: take the dead letters from this queue of the application instead of the
+    component's own dead-letter queue (e.g. what a forced removal left in a removed component's
+    retained dead-letter queue)."""
     if component not in app.component_names:
         raise UserError(f"no component '{component}' in {app.name} "
                         f"(components: {', '.join(app.component_names)})")
     own = app.component(component)
-    source_name = names.dead_letter_queue_name(app.name, component)
+    if queue is not None and not queue.startswith(f"{app.name}-"):
+        raise UserError(f"--queue {queue}: not a queue of {app.name} (its queues are named "
+                        f"'{app.name}-...')")
+    source_name = queue or names.dead_letter_queue_name(app.name, component)
     source = aws.queue_url(source_name)
     if source is None:
         raise UserError(f"{source_name} does not exist: is {app.name} deployed?")
