@@ -25,6 +25,8 @@ def missing_real_part(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[emulator_mod.Emulator]:
+    """The emulator users get: provisioned in the cache directory on first use (scripts/test
+    does that up front), or $LCBUILD_EMULATOR."""
     try:
         server = emulator_mod.start()
     except emulator_mod.EmulatorNotFound as e:

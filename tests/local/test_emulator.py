@@ -64,6 +64,15 @@ def test_without_a_python_beside_moto_server_it_runs_unchanged(tmp_path: Path) -
     assert emulator.server_command(str(executable), fast=False) == [str(executable)]
 
 
+def test_the_provisioned_environment_runs_moto_through_its_python(tmp_path: Path) -> None:
+    # Its scripts are never run: the environment is built in one folder, then moved into place.
+    python = tmp_path / "bin" / "python"
+    python.parent.mkdir()
+    python.write_text("")
+    assert emulator.server_command(str(python)) == [str(python), str(emulator.FAST_LAUNCHER)]
+    assert emulator.server_command(str(python), fast=False) == [str(python), "-m", "moto.server"]
+
+
 def _sqs(server: emulator.Emulator) -> Any:
     return boto3.client(
         "sqs",

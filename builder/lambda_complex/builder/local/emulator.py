@@ -1,13 +1,15 @@
 """The embedded AWS emulator: moto in server mode, as its own process on 127.0.0.1.
 
-moto[server] lives in its own environment (`.venv-emulator`, made by `scripts/bootstrap`) because
-sceptre pins jsonschema<3.3 and moto's server needs jsonschema 4. We only talk to it over HTTP.
+moto[server] runs from its own environment, provisioned on first use under the user's cache
+directory (`emulator_env`), or from `$LCBUILD_EMULATOR` (a moto_server executable). We only talk
+to it over HTTP.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,13 +18,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambda_complex.builder.errors import UserError
+from lambda_complex.builder.local import emulator_env
+
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"
-EMULATOR_ENV = "LCBUILD_EMULATOR"  # path of a moto_server executable, overrides discovery
+EMULATOR_ENV = emulator_env.OVERRIDE_ENV
 
 
-class EmulatorNotFound(RuntimeError):
-    pass
+EmulatorNotFound = emulator_env.EmulatorNotFound
 
 
 def free_port() -> int:
@@ -32,23 +36,16 @@ def free_port() -> int:
         return port
 
 
-def find_moto_server(project_root: Path | None = None) -> str:
-    """The moto_server executable: $LCBUILD_EMULATOR, the project's .venv-emulator, or PATH."""
+def find_moto_server() -> str:
+    """The emulator's executable: $LCBUILD_EMULATOR (a moto_server), else the Python of the
+    provisioned environment, made now if it does not exist yet."""
     explicit = os.environ.get(EMULATOR_ENV)
     if explicit:
+        if not Path(explicit).is_file():
+            raise EmulatorNotFound(f"{EMULATOR_ENV}={explicit}: no such file (a moto_server "
+                                   f"executable, or unset it to use the provisioned emulator)")
         return explicit
-    roots = [project_root or Path.cwd(), Path(__file__).resolve().parents[4]]
-    for root in roots:
-        candidate = root / ".venv-emulator" / "bin" / "moto_server"
-        if candidate.exists():
-            return str(candidate)
-    found = shutil.which("moto_server")
-    if found:
-        return found
-    raise EmulatorNotFound(
-        "the AWS emulator (moto_server) was not found: run scripts/bootstrap, which creates "
-        f".venv-emulator, or set {EMULATOR_ENV} to a moto_server executable"
-    )
+    return str(emulator_env.provision())
 
 
 @dataclass
@@ -99,23 +96,26 @@ FAST_LAUNCHER = Path(__file__).with_name("moto_server_fast.py")
 
 
 def server_command(executable: str, fast: bool = True) -> list[str]:
-    """moto_server, or (`fast`) our launcher run by the Python that moto_server belongs to: the
-    same server with SQS receives and sends that cost O(1) per message instead of O(queue depth)."""
-    python = Path(executable).with_name("python")
+    """How to start the server from `executable`: a moto_server, or the provisioned environment's
+    Python. `fast`: our launcher, run by the Python that moto belongs to: the same server with SQS
+    receives and sends that cost O(1) per message instead of O(queue depth)."""
+    path = Path(executable)
+    python = path if path.name.startswith("python") else path.with_name("python")
     if fast and python.exists():
         return [str(python), str(FAST_LAUNCHER)]
+    if python == path:  # not its scripts: the environment was built elsewhere, then moved
+        return [str(python), "-m", "moto.server"]
     return [executable]
 
 
 def start(
     port: int | None = None,
     log_path: Path | None = None,
-    project_root: Path | None = None,
     timeout: float = 30.0,
     fast: bool = True,
 ) -> Emulator:
     """Start moto_server on 127.0.0.1 and wait until it answers."""
-    executable = find_moto_server(project_root)
+    executable = find_moto_server()
     port = port or free_port()
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
@@ -141,10 +141,26 @@ def start(
     raise RuntimeError(f"the AWS emulator did not answer on port {port} within {timeout:.0f} s")
 
 
-if __name__ == "__main__":  # manual use: python -m lambda_complex.builder.local.emulator
-    with start() as running:
-        print(running.endpoint_url, flush=True)
-        try:
-            running.process.wait()
-        except KeyboardInterrupt:
-            sys.exit(0)
+def main(argv: list[str] | None = None) -> int:
+    """`python -m lambda_complex.builder.local.emulator [--provision]`: make the emulator's
+    environment and print its Python (`--provision`), or run the emulator until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m lambda_complex.builder.local.emulator")
+    parser.add_argument("--provision", action="store_true",
+                        help="only make (or find) the emulator's environment; print its Python")
+    args = parser.parse_args(argv)
+    try:
+        if args.provision:
+            print(find_moto_server(), flush=True)
+            return 0
+        with start() as running:
+            print(running.endpoint_url, flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                running.process.wait()
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

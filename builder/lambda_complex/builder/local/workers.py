@@ -3,8 +3,10 @@
 
 The process gets a Lambda-like environment, not the developer's: the function's variables, the
 reserved Lambda ones, `LAMBDA_TASK_ROOT` = the component's source folder (also the working
-directory), `PYTHONPATH` = that folder and the runtime package's root (so `lambda_complex.runtime`
-imports as it does from an image's /var/task), and `LAMBDA_COMPLEX_CONFIG` = the compiled config.
+directory), and `LAMBDA_COMPLEX_CONFIG` = the compiled config. It imports only what the
+component's image would hold (`worker_env`): Python runs with `-S` (no site-packages) and an
+explicit `PYTHONPATH` of the component folder, its installed requirements, the runtime package
+and the base image's packages.
 
 Memory: Lambda kills an execution environment whose memory (a cgroup) exceeds the function's
 setting. Here the service polls the process's resident set (`rss_bytes`) while it runs and kills it
@@ -19,15 +21,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import lambda_complex.runtime
+from lambda_complex.builder.local import worker_env
 from lambda_complex.builder.local.functions import FunctionDefinition
 from lambda_complex.runtime.config import CONFIG_FILE_NAME, CONFIG_PATH_ENV
 
-# The folder holding `lambda_complex/runtime/` (so it imports as from an image's /var/task).
-RUNTIME_ROOT = Path(lambda_complex.runtime.__file__).resolve().parents[2]
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # Runs in the child: set the backstop limit, then hand over to awslambdaric's own entry point.
@@ -72,10 +73,35 @@ class ProcessInstance:
 
 
 class ProcessLauncher:
-    """Starts instances as local processes with this interpreter (which has awslambdaric)."""
+    """Starts instances as local processes with this interpreter, each seeing only what its
+    image would hold. `distributions`: the base image's packages (tests leave one out)."""
 
-    def __init__(self, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        python: str = sys.executable,
+        distributions: Iterable[str] = worker_env.BASE_DISTRIBUTIONS,
+    ) -> None:
         self.python = python
+        self.distributions = tuple(distributions)
+        self._environments: dict[Path, worker_env.WorkerEnvironment] = {}
+        self._lock = threading.Lock()
+
+    def environment(self, fn: FunctionDefinition, work_dir: Path) -> worker_env.WorkerEnvironment:
+        """The import path for `fn`'s code, made once per folder (installing its requirements
+        on first use: see `prepare`)."""
+        task_root = (fn.code_path or work_dir).resolve()
+        with self._lock:
+            found = self._environments.get(task_root)
+            if found is None:
+                found = worker_env.prepare(task_root, fn.name, self.distributions)
+                self._environments[task_root] = found
+            return found
+
+    def prepare(self, functions: Iterable[FunctionDefinition], work_dir: Path) -> None:
+        """Make every function's environment now, before any instance starts: a requirements
+        install takes longer than Lambda's init phase may, and its failure is the run's."""
+        for fn in functions:
+            self.environment(fn, work_dir / fn.name)
 
     def start(
         self,
@@ -85,12 +111,13 @@ class ProcessLauncher:
         work_dir: Path,
         log_path: Path,
     ) -> ProcessInstance:
-        task_root = (fn.code_path or work_dir).resolve()
+        worker = self.environment(fn, work_dir)
+        task_root = worker.task_root
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
-            "PYTHONPATH": os.pathsep.join([str(task_root), str(RUNTIME_ROOT)]),
+            "PYTHONPATH": worker.pythonpath,
             "LAMBDA_TASK_ROOT": str(task_root),
             **environment,
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
@@ -104,7 +131,7 @@ class ProcessLauncher:
             env[CONFIG_PATH_ENV] = str(config_path)
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [self.python, "-c", _BOOTSTRAP, str(data_limit_mib(fn.memory)), fn.handler],
+                [self.python, "-S", "-c", _BOOTSTRAP, str(data_limit_mib(fn.memory)), fn.handler],
                 cwd=task_root,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -1,0 +1,126 @@
+"""The emulator provisions itself: its pinned environment is made under the user's cache directory
+on first use (real venv, real pip), reused afterwards, and an unreachable package index is one
+clear sentence."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lambda_complex.builder.local import cache, emulator, emulator_env
+
+from .conftest import missing_real_part
+
+
+def _without_pip_settings() -> dict[str, str]:
+    """This process's environment minus pip's own settings and the emulator override."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("PIP_") and k != emulator.EMULATOR_ENV}
+
+
+def _closed_port() -> int:
+    return emulator.free_port()  # free now: nothing listens there
+
+
+def test_pinned_requirements_pin_every_package_exactly() -> None:
+    lines = [line for line in emulator_env.pinned().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert all("==" in line for line in lines), lines
+    assert emulator_env.moto_version(emulator_env.pinned()) == "5.2.5"
+    assert any(line.startswith("moto[server]==") for line in lines)
+
+
+def test_provisions_into_an_empty_cache_then_reuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(emulator.EMULATOR_ENV, raising=False)
+    assert emulator_env.find() is None
+
+    try:
+        python = emulator.find_moto_server()
+    except emulator.EmulatorNotFound as e:  # no package index from this machine
+        missing_real_part(str(e))
+        raise
+    progress = capsys.readouterr().err.splitlines()
+
+    env = emulator_env.env_dir()
+    assert Path(python) == env / "bin" / "python"
+    assert env.parent == tmp_path / "cache" / "lambda-complex" / "emulator"
+    assert len(progress) == 1 and "setting up the AWS emulator (moto 5.2.5)" in progress[0]
+    assert str(env) in progress[0] and "once" in progress[0]
+    assert sorted(p.name for p in env.parent.iterdir() if not p.name.startswith(".")) == [env.name]
+    with emulator.start() as server:  # the fast launcher, run by the new environment's Python
+        assert server.process.args[:2] == [python, str(emulator.FAST_LAUNCHER)]
+        server.reset()
+
+    # Reuse: found at once, nothing printed, pip never asked (its index is unreachable now).
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{_closed_port()}/simple")
+    started = time.monotonic()
+    assert emulator.find_moto_server() == python
+    assert time.monotonic() - started < 1.0
+    assert capsys.readouterr().err == ""
+
+
+def test_an_unreachable_package_index_is_one_sentence(tmp_path: Path) -> None:
+    port = _closed_port()
+    env = {
+        **_without_pip_settings(),
+        cache.CACHE_ENV: str(tmp_path / "cache"),
+        "PIP_CONFIG_FILE": os.devnull,  # no pip.conf: only the index below
+        "PIP_INDEX_URL": f"http://127.0.0.1:{port}/simple",
+    }
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "lambda_complex.builder.local.emulator", "--provision"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+    assert done.returncode == 1, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr  # the progress line, then the error
+    error = lines[1]
+    assert error.startswith("error: cannot set up the AWS emulator: the package index could not "
+                            "be reached (")
+    assert f"127.0.0.1:{port}" in error and "Connection refused" in error
+    assert "PIP_INDEX_URL" in error and emulator.EMULATOR_ENV in error
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert time.monotonic() - started < 120
+    # Nothing half-made is taken for the environment next time.
+    emulator_dir = tmp_path / "cache" / "lambda-complex" / "emulator"
+    assert [p.suffix for p in emulator_dir.iterdir() if not p.name.startswith(".")] == [".log"]
+
+
+def test_the_override_must_name_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(emulator.EMULATOR_ENV, str(tmp_path / "nowhere" / "moto_server"))
+    with pytest.raises(emulator.EmulatorNotFound, match=r"LCBUILD_EMULATOR=.*: no such file"):
+        emulator.find_moto_server()
+
+
+def test_a_folder_is_built_once_and_a_failed_build_leaves_nothing(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def build(partial: Path) -> None:
+        calls.append(partial)
+        (partial / "made").write_text("x")
+
+    final = tmp_path / "k"
+    assert cache.build_once(final, build) == final
+    assert cache.build_once(final, build) == final
+    assert len(calls) == 1 and (final / "made").read_text() == "x"
+
+    def fail(partial: Path) -> None:
+        (partial / "half").write_text("x")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        cache.build_once(tmp_path / "other", fail)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["k"]
+    assert not any(".partial-" in p.name for p in tmp_path.iterdir())
