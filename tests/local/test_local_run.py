@@ -324,7 +324,8 @@ def test_redrive_puts_dead_letters_back_to_work_once_fixed(faults: testbed.Testb
     assert json.loads(rest.output)["moved"] == dead["work"] - 1, rest.output
     again = runner.invoke(cli, ["redrive", "notify", "--json", "--local", "--app", app_file])
     assert json.loads(again.output) == {"component": "notify", "source": "faults-notify-dlq",
-                                        "target": "faults-notify", "moved": 1, "left": 0}
+                                        "target": "faults-notify", "moved": 1, "left": 0,
+                                        "skipped": 0}
     assert faults.wait_idle(30)
     after = faults.report()
     assert {c: after["components"][c]["dead_lettered"] for c in dead} == {"work": 0, "notify": 0}

@@ -18,6 +18,9 @@ SUCCEEDED = "succeeded"  # handler returned; results ready to deliver
 DIVERTED = "diverted"  # handler raised, the routing function sent the failure on: input done
 FAILED = "failed"  # leave the input for redelivery (then the DLQ via redrive)
 DEAD_LETTER = "dead_letter"  # retrying cannot help: dead-letter queue at once
+# AWS refusals a retry cannot turn into a grant (the code differs by protocol: S3 and SQS say
+# AccessDenied, JSON services AccessDeniedException).
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
 
 
 class Handled:
@@ -31,6 +34,7 @@ class Handled:
         "outcome",
         "outgoing",
         "reason",
+        "routing_raised",
         "trace_id",
     )
 
@@ -41,16 +45,24 @@ class Handled:
         reason: str | None = None,
         error: Exception | None = None,
         handler_called: bool = False,
+        routing_raised: bool = False,
     ) -> None:
         self.outcome = outcome
         self.outgoing = outgoing or []
         self.reason = reason
         self.error = error  # the handler's exception, if it raised
         self.handler_called = handler_called
+        self.routing_raised = routing_raised  # the routing function raised
         # Of the input's envelope, when it was one (set by `handle`).
         self.trace_id: str | None = None
         self.hops: int | None = None
         self.duration_ms = 0.0
+
+    @property
+    def failed_call(self) -> bool:
+        """The handler raised (and no routing function diverted the failure), or the routing
+        function raised: what the report counts as a failed call."""
+        return self.routing_raised or (self.error is not None and self.outcome != DIVERTED)
 
 
 def handle(
@@ -71,6 +83,13 @@ def handle(
         handled.trace_id, handled.hops = current.trace_id, current.hops
     handled.duration_ms = (time.perf_counter() - start) * 1000
     return handled
+
+
+def _access_denied(error: Exception) -> bool:
+    """A botocore ClientError refused by IAM, read without importing botocore."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in ACCESS_DENIED
 
 
 def _handle(
@@ -94,10 +113,12 @@ def _handle(
         return Handled(DEAD_LETTER, reason=e.reason, error=error, handler_called=True)
     except Exception as e:
         reason = f"routing function raised {type(e).__name__}: {e}"
-        return Handled(FAILED, reason=reason, error=error, handler_called=True)
+        return Handled(FAILED, reason=reason, error=error, handler_called=True,
+                       routing_raised=True)
     if error is not None:
         if not targets:
             reason = f"handler raised {type(error).__name__}: {error}"
-            return Handled(FAILED, reason=reason, error=error, handler_called=True)
+            outcome = DEAD_LETTER if _access_denied(error) else FAILED
+            return Handled(outcome, reason=reason, error=error, handler_called=True)
         return Handled(DIVERTED, outgoing=outgoing, error=error, handler_called=True)
     return Handled(SUCCEEDED, outgoing=outgoing, handler_called=True)

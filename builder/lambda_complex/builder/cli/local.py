@@ -77,9 +77,12 @@ def local() -> None:
 @click.option("--timeout", type=float, default=None,
               help="Seconds to wait (with --until-idle: give up after; default 600; "
                    "without: run this long, default until Ctrl-C).")
+@click.option("--no-iam", is_flag=True,
+              help="Do not enforce IAM in the emulator (every call allowed; a warning says so).")
 @report_user_errors
 def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tuple[str, ...],
-        until_idle: bool, report_file: Path | None, timeout: float | None) -> None:
+        until_idle: bool, report_file: Path | None, timeout: float | None,
+        no_iam: bool) -> None:
     """Deploy to the embedded AWS emulator, run, print what happened; exit 1 if anything is
     lost (or, with --until-idle, if it never went idle)."""
     from lambda_complex.builder.local import progress, testbed
@@ -95,12 +98,14 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
     show = progress.Progress()
     idle = True
     try:
-        with testbed.Testbed(app_file, chosen, say=lambda m: click.echo(m, err=True)) as tb:  # type: ignore[arg-type]
+        with testbed.Testbed(app_file, chosen, say=lambda m: click.echo(m, err=True),  # type: ignore[arg-type]
+                             iam=not no_iam) as tb:
             for name, items in inputs:
                 tb.send_many(name, items)
             click.echo(f"sent {tb.sent} input(s); logs in {tb.log_dir}", err=True)
 
             def tick() -> None:
+                tb.check_started()  # a function that cannot start ends any run
                 show.update(progress.rows(tb.components, tb.queues(), tb.stats(), tb.logs.poll()))
 
             if until_idle:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambda_complex.builder.local.emulator import ACCOUNT_ID, REGION
+from lambda_complex.builder.local.loop_detection import ALLOW, TERMINATE
 from lambda_complex.runtime import names
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class FunctionDefinition:
     on_failure: str | None = None  # SQS queue ARN or URL for failed asynchronous invocations
     max_retry_attempts: int = 2  # of a failed asynchronous invocation (EventInvokeConfig), 0..2
     log_format: str | None = None  # LoggingConfig.LogFormat (Text | JSON): AWS_LAMBDA_LOG_FORMAT
+    role: str | None = None  # the execution role's ARN: its credentials run the instances
+    recursive_loop: str = TERMINATE  # RecursiveLoop (Allow | Terminate)
     region: str = REGION
     account_id: str = ACCOUNT_ID
 
@@ -97,6 +100,7 @@ def from_emulator(client: Any) -> list[FunctionDefinition]:
                     reserved_concurrency=reserved,
                     environment=dict(f.get("Environment", {}).get("Variables", {})),
                     image=code.get("ImageUri"),
+                    role=f.get("Role"),
                     region=arn_parts[3],
                     account_id=arn_parts[4],
                 )
@@ -116,8 +120,14 @@ def from_app(
     on `event_from_invocation` components, as in production."""
     from lambda_complex.builder.app import compile as compile_mod
     from lambda_complex.builder.cfn import coordinator as coordinator_stack
+    from lambda_complex.builder.cfn.recursion import recursive_functions
 
     images = images or {}
+    recursive = recursive_functions(app)
+
+    def loop(function: str) -> str:
+        return ALLOW if function in recursive else TERMINATE
+
     region = app.deployment.region
     found: list[FunctionDefinition] = []
     for c in app.components:
@@ -136,6 +146,7 @@ def from_app(
                     names.dead_letter_queue_name(app.name, c.name), region, account_id
                 ),
                 log_format="JSON",
+                recursive_loop=loop(names.function_name(app.name, c.name)),
                 region=region,
                 account_id=account_id,
             )
@@ -157,6 +168,7 @@ def from_app(
                 config_json=coordinator_config,
                 max_retry_attempts=0,
                 log_format="JSON",
+                recursive_loop=loop(names.function_name(app.name, role)),
                 region=region,
                 account_id=account_id,
             )
@@ -168,8 +180,8 @@ def merge(
     deployed: Iterable[FunctionDefinition], defined: Iterable[FunctionDefinition]
 ) -> list[FunctionDefinition]:
     """Deployed settings win (they are what production would run), except what moto cannot keep:
-    the CMD, the on-failure destination, the source folder and config, and a local image (moto's
-    image URI names a registry the local engine may not have)."""
+    the CMD, the on-failure destination, the recursive loop setting, the source folder and config,
+    and a local image (moto's image URI names a registry the local engine may not have)."""
     by_name = {d.name: d for d in deployed}
     merged: list[FunctionDefinition] = []
     for d in defined:
@@ -189,6 +201,7 @@ def merge(
                 ),
                 environment={**d.environment, **live.environment},
                 image=d.image or live.image,
+                role=live.role or d.role,
             )
         )
     # Deployed but not defined (made by hand): run as moto knows them, if they have a handler.

@@ -58,6 +58,7 @@ class Instance:
         self.started = time.monotonic()
         self.last_used = self.started
         self.executions = 0
+        self.renew_at = float("inf")  # time.monotonic() when its role credentials are due
         self._log = open(log_path, "ab", buffering=0)  # noqa: SIM115 (closed in stop)
 
     def run(self, inv: Invocation, init_timeout: float) -> bytes:

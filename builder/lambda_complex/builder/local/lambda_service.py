@@ -23,11 +23,11 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 
-import boto3
-
+from lambda_complex.builder.local import identities, loop_detection
+from lambda_complex.builder.local.destinations import Destinations
 from lambda_complex.builder.local.functions import FunctionDefinition, function_name_from
 from lambda_complex.builder.local.instances import Launcher
-from lambda_complex.builder.local.pool import FunctionPool, destination_record
+from lambda_complex.builder.local.pool import FunctionPool
 from lambda_complex.builder.local.runtime_api import Invocation, QuietServer, write_response
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class LambdaService:
         default_concurrency: int = 50,  # cap of unreserved functions (the account pool, locally)
         init_timeout: float = INIT_TIMEOUT,
         upstream: str | None = None,  # where other Lambda API calls go; default: the emulator
+        credentials: identities.RoleCredentials | None = None,  # IAM enforced: the roles'
+        authorizer: str | None = None,  # IAM enforced: the emulator that authorizes Invoke
     ) -> None:
         self.launcher = launcher
         self.log_dir = Path(log_dir)
@@ -70,12 +72,12 @@ class LambdaService:
         self.default_concurrency = default_concurrency
         self.init_timeout = init_timeout
         self.upstream = upstream or self.aws_env.get("AWS_ENDPOINT_URL")
+        self.credentials, self.authorizer = credentials, authorizer
         self._server = _InvokeServer(("127.0.0.1", port), _InvokeHandler)
         self._server.service = self
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
-        self._sqs: Any = None
-        self._queue_urls: dict[str, str] = {}
+        self._destinations = Destinations(self.aws_env)
         self._stopped = threading.Event()
         for fn in functions:
             self.add_function(fn)
@@ -159,7 +161,25 @@ class LambdaService:
             "AWS_LAMBDA_LOG_STREAM_NAME": instance,
             "_HANDLER": fn.handler,
             "AWS_ENDPOINT_URL_LAMBDA": self.url,
+            **self._role_credentials(fn).environment,
         }
+
+    def _role_credentials(self, fn: FunctionDefinition) -> identities.Issued:
+        if self.credentials is None or fn.role is None:
+            return identities.Issued({}, float("inf"))
+        return self.credentials.for_role(fn.role, fn.name)
+
+    def credentials_renew_at(self, fn: FunctionDefinition) -> float:
+        return self._role_credentials(fn).renew_at
+
+    def authorize_invoke(self, name: str, path: str, headers: Mapping[str, str], body: bytes
+                         ) -> Response | None:
+        """With IAM enforced, AccessDeniedException unless the caller may invoke `name`."""
+        pool = self.pool(name)
+        if self.authorizer is None or pool is None:
+            return None
+        denied = identities.authorize(self.authorizer, "POST", path, headers, body, pool.fn.arn)
+        return None if denied is None else _aws_error(403, "AccessDeniedException", denied)
 
     # Invoke, shared by the HTTP front end and in-process callers (schedules, the orchestrator).
     def invoke(
@@ -169,6 +189,7 @@ class LambdaService:
         invocation_type: Literal["RequestResponse", "Event", "DryRun"] | str = "RequestResponse",
         client_context: str | None = None,
         tail: bool = False,
+        trace_header: str | None = None,  # the caller's X-Amzn-Trace-Id
     ) -> Response:
         """Returns (HTTP status, body, headers) exactly as the Invoke API answers."""
         pool = self.pool(name)
@@ -187,10 +208,15 @@ class LambdaService:
                 "InvalidRequestContentException",
                 f"Could not parse request body into json: {e}",
             )
+        trace, count = loop_detection.descend(trace_header, pool.fn.name)
+        stopped = loop_detection.stops(count, pool.fn.recursive_loop)
         if invocation_type == "Event":
             if len(payload) > MAX_ASYNC_PAYLOAD:
                 return _too_large(MAX_ASYNC_PAYLOAD)
-            request_id = pool.submit_async(payload)
+            if stopped:
+                request_id = pool.stop_recursive(payload, loop_detection.message(pool.fn.name))
+                return 202, b"", {"x-amzn-RequestId": request_id}
+            request_id = pool.submit_async(payload, trace)
             return 202, b"", {"x-amzn-RequestId": request_id}
         if invocation_type != "RequestResponse":
             return _aws_error(
@@ -198,6 +224,9 @@ class LambdaService:
             )
         if len(payload) > MAX_SYNC_PAYLOAD:
             return _too_large(MAX_SYNC_PAYLOAD)
+        if stopped:
+            pool.stop_recursive(payload, loop_detection.message(pool.fn.name), event=False)
+            return _aws_error(400, loop_detection.STOPPED, loop_detection.message(pool.fn.name))
         if not pool.try_acquire():
             return _aws_error(
                 429,
@@ -207,7 +236,7 @@ class LambdaService:
             )
         request_id = str(uuid.uuid4())
         try:
-            inv, log_tail = pool.execute(request_id, payload, client_context)
+            inv, log_tail = pool.execute(request_id, payload, client_context, trace)
         finally:
             pool.release()
         headers = {
@@ -235,45 +264,7 @@ class LambdaService:
         inv: Invocation,
         attempts: int,
     ) -> bool:
-        if fn.on_failure is None:
-            log.warning(
-                "%s: event %s failed %d times and has no destination", fn.name, request_id, attempts
-            )
-            return False
-        record = destination_record(fn, request_id, payload, inv, attempts)
-        try:
-            sqs = self._sqs_client(fn.region)
-            sqs.send_message(
-                QueueUrl=self._queue_url(sqs, fn.on_failure), MessageBody=json.dumps(record)
-            )
-            return True
-        except Exception:
-            log.exception("%s: cannot send event %s to %s", fn.name, request_id, fn.on_failure)
-            return False
-
-    def _sqs_client(self, region: str) -> Any:
-        with self._lock:
-            if self._sqs is None:
-                env = self.aws_env
-                self._sqs = boto3.client(
-                    "sqs",
-                    region_name=region,
-                    endpoint_url=env.get("AWS_ENDPOINT_URL"),
-                    aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
-                    aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
-                )
-            return self._sqs
-
-    def _queue_url(self, sqs: Any, target: str) -> str:
-        if not target.startswith("arn:"):
-            return target
-        if target not in self._queue_urls:
-            _, _, _, _, account, queue = target.split(":", 5)
-            url: str = sqs.get_queue_url(QueueName=queue, QueueOwnerAWSAccountId=account)[
-                "QueueUrl"
-            ]
-            self._queue_urls[target] = url
-        return self._queue_urls[target]
+        return self._destinations.send(fn, request_id, payload, inv, attempts)
 
     def _reaper(self) -> None:
         while not self._stopped.wait(min(1.0, self.idle_timeout / 2)):
@@ -289,9 +280,8 @@ class LambdaService:
         target = urllib.parse.urlsplit(self.upstream)
         conn = http.client.HTTPConnection(target.netloc, timeout=30)
         try:
-            forwarded = {
-                k: v for k, v in headers.items() if k.lower() not in ("host", "connection")
-            }
+            # Host too: it is signed, and the emulator checks signatures when IAM is enforced.
+            forwarded = {k: v for k, v in headers.items() if k.lower() != "connection"}
             conn.request(method, path, body=body or None, headers=forwarded)
             answer = conn.getresponse()
             data = answer.read()
@@ -341,13 +331,17 @@ class _InvokeHandler(BaseHTTPRequestHandler):
             self._reply(self.server.service.proxy("POST", self.path, dict(self.headers), body))
             return
         context = self.headers.get("X-Amz-Client-Context")
+        name = urllib.parse.unquote(match.group(1))
+        service = self.server.service
         self._reply(
-            self.server.service.invoke(
-                urllib.parse.unquote(match.group(1)),
+            service.authorize_invoke(name, self.path, dict(self.headers), body)
+            or service.invoke(
+                name,
                 body,
                 self.headers.get("X-Amz-Invocation-Type") or "RequestResponse",
                 base64.b64decode(context).decode() if context else None,
                 tail=self.headers.get("X-Amz-Log-Type") == "Tail",
+                trace_header=self.headers.get(loop_detection.TRACE_HEADER),
             )
         )
 
@@ -367,10 +361,13 @@ def start_service(
 ) -> LambdaService:
     """The orchestrator's entry point: a running service with the launcher of `mode`."""
     launcher: Launcher
+    functions = list(functions)
     if mode == "process":
         from lambda_complex.builder.local.workers import ProcessLauncher
 
-        launcher = ProcessLauncher()
+        process_launcher = ProcessLauncher()
+        process_launcher.prepare(functions, log_dir)  # requirements installed before any start
+        launcher = process_launcher
     else:
         from lambda_complex.builder.local.containers import ContainerLauncher
 

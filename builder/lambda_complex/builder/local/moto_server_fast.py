@@ -1,5 +1,5 @@
 """Start moto's server with two speed fixes and one race fix for SQS. Run by the emulator's own
-Python (`.venv-emulator`), so it imports only moto and the standard library.
+Python (the environment `emulator_env` makes), so it imports only moto and the standard library.
 
 Concurrent receives are serialized (see `_serialize_receives`). Both speed fixes avoid
 `Queue.attributes`, which computes *every* queue attribute; three of them
@@ -17,8 +17,11 @@ each message received or sent cost O(queue depth). Measured at depth 500:
 
 The answers are the same. With any other moto (no such method or property, or a sender that reads
 anything else from `attributes`), that part runs unchanged.
+
+With IAM enforced, the fixes of `moto_iam` (a sibling module: this file runs as a script) apply.
 """
 
+import importlib
 import inspect
 import sys
 from typing import Any
@@ -129,6 +132,7 @@ def _patch_send_attributes() -> None:
 
 
 if __name__ == "__main__":
+    importlib.import_module("moto_iam").patch()
     _patch_retention_check()
     _patch_send_attributes()
     _serialize_receives()

@@ -3,9 +3,10 @@
 Lambda's rules, kept here: reserved concurrency caps executions (a synchronous call beyond it is
 refused, the caller answers 429; an `Event` waits in the queue until a slot frees, never lost);
 an asynchronous execution that fails (error, timeout, crash) is retried (twice, unless the
-function's `max_retry_attempts` says less), then handed to the on-failure destination; idle
-instances are reused, newest first, and stopped after a while; a timed-out or crashed instance
-is never reused.
+function's `max_retry_attempts` says less), then handed to the on-failure destination; an event
+stopped as recursive goes there at once; idle instances are reused, newest first, and stopped
+after a while, or once their role credentials are due for renewal; a timed-out or crashed
+instance is never reused.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from lambda_complex.builder.local import start_failures
 from lambda_complex.builder.local.functions import FunctionDefinition
 from lambda_complex.builder.local.instances import Instance, Launcher, error_body
+from lambda_complex.builder.local.loop_detection import STOPPED
 from lambda_complex.builder.local.runtime_api import Invocation
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,8 @@ class Host(Protocol):
     init_timeout: float
 
     def instance_environment(self, fn: FunctionDefinition, instance: str) -> dict[str, str]: ...
+
+    def credentials_renew_at(self, fn: FunctionDefinition) -> float: ...
 
     def send_to_destination(
         self,
@@ -62,6 +67,7 @@ class FunctionStats:
     retries: int = 0
     dead_lettered: int = 0  # destination records sent to the on-failure queue
     dropped: int = 0  # failed events with no destination, or whose record could not be sent
+    recursion_stopped: int = 0  # invocations stopped by recursive loop detection
     cold_starts: int = 0
     concurrency: int = 0  # executions running now
     max_concurrency_observed: int = 0
@@ -75,6 +81,7 @@ class FunctionStats:
 class _Event:
     request_id: str
     payload: bytes
+    trace_id: str = ""
     attempts: int = 0
 
 
@@ -95,6 +102,8 @@ class FunctionPool:
         self._waiting_retries = 0
         self._closed = False
         self._numbers = itertools.count(1)
+        # Set when an execution ended before the handler ran: the function cannot start.
+        self.start_failure: start_failures.StartFailure | None = None
         threading.Thread(target=self._dispatch, name=f"async-{fn.name}", daemon=True).start()
 
     def _limit_of(self, fn: FunctionDefinition) -> int:
@@ -107,6 +116,7 @@ class FunctionPool:
         event is lost); idle instances stop now, busy ones when their execution ends."""
         with self._cond:
             self.fn, self.limit = fn, self._limit_of(fn)
+            self.start_failure = None  # new code: it may start
             idle, self._idle = self._idle, []
             self._instances.difference_update(idle)
             self.stats.instances = len(self._instances)
@@ -136,22 +146,28 @@ class FunctionPool:
 
     # Executions (the caller holds a slot).
     def execute(
-        self, request_id: str, payload: bytes, client_context: str | None = None
+        self,
+        request_id: str,
+        payload: bytes,
+        client_context: str | None = None,
+        trace_id: str = "",
     ) -> tuple[Invocation, bytes]:
         inv = Invocation(
             request_id=request_id,
             payload=payload,
             function_arn=self.fn.arn,
             timeout=float(self.fn.timeout),
-            trace_id=f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+            trace_id=trace_id or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
             client_context=client_context,
         )
         with self._cond:
             self.stats.invocations += 1
         tail = b""
+        log_path: Path | None = None
         try:
             instance = self._checkout(inv)
             if instance is not None:
+                log_path = instance.log_path
                 try:
                     tail = instance.run(inv, self.service.init_timeout)
                 finally:
@@ -164,6 +180,9 @@ class FunctionPool:
                 self.stats.errors += 1
             if inv.error_type == "Sandbox.Timedout":
                 self.stats.timeouts += 1
+            failure = start_failures.of_execution(self.fn.name, inv, log_path)
+            if failure is not None and not self._closed:
+                self.start_failure = failure
         return inv, tail
 
     def _checkout(self, inv: Invocation) -> Instance | None:
@@ -174,13 +193,27 @@ class FunctionPool:
                     error_body("Runtime.StartError", inv.request_id, message), "Runtime.StartError"
                 )
                 return None
-            if self._idle:
-                return self._idle.pop()  # the most recently used: the warmest
-            number = next(self._numbers)
-            self.stats.cold_starts += 1
+            now, stale = time.monotonic(), []
+            while self._idle:
+                warmest = self._idle.pop()  # the most recently used
+                if now < warmest.renew_at:
+                    break
+                stale.append(warmest)  # its credentials are due: a new instance gets fresh ones
+            else:
+                warmest = None
+            self._instances.difference_update(stale)
+            self.stats.instances = len(self._instances)
+            if warmest is None:
+                number = next(self._numbers)
+                self.stats.cold_starts += 1
+        for instance in stale:
+            instance.stop()
+        if warmest is not None:
+            return warmest
         name = f"{number:04d}-{uuid.uuid4().hex[:8]}"
         instance = Instance(self.fn, name, self.work_dir / f"{name}.log")
         try:
+            instance.renew_at = self.service.credentials_renew_at(self.fn)
             instance.handle = self.service.launcher.start(
                 self.fn,
                 instance.api.address,
@@ -230,8 +263,8 @@ class FunctionPool:
         return len(busy)
 
     # Asynchronous invocations.
-    def submit_async(self, payload: bytes) -> str:
-        event = _Event(str(uuid.uuid4()), payload)
+    def submit_async(self, payload: bytes, trace_id: str = "") -> str:
+        event = _Event(str(uuid.uuid4()), payload, trace_id)
         with self._cond:
             self.stats.async_accepted += 1
             self.stats.async_in_flight += 1
@@ -263,7 +296,7 @@ class FunctionPool:
 
     def _run_async(self, event: _Event) -> None:
         try:
-            inv, _ = self.execute(event.request_id, event.payload)
+            inv, _ = self.execute(event.request_id, event.payload, trace_id=event.trace_id)
         finally:
             self.release()
         if self._closed:  # the service stopped it: the run is over, not the event's failure
@@ -292,6 +325,21 @@ class FunctionPool:
         with self._cond:
             self.stats.async_in_flight -= 1
             self._cond.notify_all()
+
+    def stop_recursive(self, payload: bytes, reason: str, event: bool = True) -> str:
+        """An invocation that recursive loop detection stops, never run: an `Event` is accepted
+        and handed to the on-failure destination (or dropped without one). Its request id."""
+        request_id = str(uuid.uuid4())
+        inv = Invocation(request_id, payload, self.fn.arn, float(self.fn.timeout))
+        inv.finish(error_body(STOPPED, request_id, reason), STOPPED)
+        sent = event and self.service.send_to_destination(self.fn, request_id, payload, inv, 0)
+        with self._cond:
+            self.stats.recursion_stopped += 1
+            if event:
+                self.stats.async_accepted += 1
+                self.stats.dead_lettered += sent
+                self.stats.dropped += not sent
+        return request_id
 
     def _retry(self, event: _Event) -> None:
         with self._cond:

@@ -100,7 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
         tap: SqsTap = self.server.tap  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        # Host too: it is signed, and the emulator checks signatures when IAM is enforced.
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
         conn = http.client.HTTPConnection(tap.upstream, timeout=60)
         try:
             conn.request("POST", self.path, body=body, headers=headers)

@@ -9,6 +9,10 @@ resolve images with `!lc_image` from a build manifest; locally they get a placeh
 (`LCBUILD_MANIFEST`: images pinned by a zero digest, which moto keeps but never runs) because the
 Lambda service runs the local images or the source folders itself.
 
+IAM is enforced (unless `iam=False`, `--no-iam`): sceptre and the testbed act as an admin user
+made before enforcement starts; every function runs with its own execution role's credentials
+(see `identities`), so a call its role does not allow fails as it would on AWS.
+
 Local convenience: S3 buckets named by the application's role statements (`arn:aws:s3:::NAME/...`)
 are created in the emulator when the stacks do not create them.
 """
@@ -32,9 +36,17 @@ from lambda_complex.builder import scaffold
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.app.model import App, ComponentType
 from lambda_complex.builder.deploy import images
+from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.images import manifest
 from lambda_complex.builder.local import emulator as emulator_mod
-from lambda_complex.builder.local import functions, lambda_service, report, schedules, sqs_tap
+from lambda_complex.builder.local import (
+    functions,
+    identities,
+    lambda_service,
+    report,
+    schedules,
+    sqs_tap,
+)
 from lambda_complex.builder.sceptre import project
 from lambda_complex.runtime import envelope, names
 
@@ -53,14 +65,19 @@ class DeployError(RuntimeError):
     pass
 
 
+class WorkerStartError(UserError):
+    """A function's instances cannot start (init error): the run cannot make progress."""
+
+
 def local_dir(app: App) -> Path:
     return app.root / LOCAL_DIR
 
 
 def endpoint_path(root: Path) -> Path:
     """Where a running `local run` publishes its endpoints (`lcbuild status --local` reads it):
-    `{"endpoint": emulator, "sqs": the SQS tap, "lambda": the Lambda service}`, so that commands
-    run beside it are counted in its report and invoke its functions."""
+    `{"endpoint": emulator, "sqs": the SQS tap, "lambda": the Lambda service, "credentials": the
+    deployer's key variables}`, so that commands run beside it are counted in its report, invoke
+    its functions and pass its IAM checks."""
     return root / LOCAL_DIR / ENDPOINT_FILE
 
 
@@ -190,12 +207,15 @@ class Testbed:
         time_scale: float = 1.0,  # the schedules' (tests: 0.05 fires a one-minute rate every 3 s)
         service_options: dict[str, Any] | None = None,
         say: Callable[[str], None] = lambda _: None,
+        iam: bool = True,  # enforce IAM in the emulator; False: every call allowed (a warning)
     ) -> None:
         self.app = app_load.load(app_path)
         self.mode = mode
         self.time_scale = time_scale
         self.service_options = service_options or {}
         self.say = say
+        self.iam = iam
+        self.deployer: dict[str, str] = {}  # the admin identity's credential variables
         self.dir = local_dir(self.app)
         self.log_dir = self.dir / "logs"
         self.components = components_of(self.app)
@@ -221,18 +241,30 @@ class Testbed:
         self.log_dir.mkdir(parents=True)
         self.say("starting the AWS emulator")
         self.emulator = emulator_mod.start(log_path=self.dir / "emulator.log")
-        self.say(f"emulator at {self.emulator.endpoint_url}; deploying the stack group (sceptre)")
+        endpoint = self.emulator.endpoint_url
+        self.deployer = identities.create_deployer(self.client("iam"))
+        options = dict(self.service_options)
+        if self.iam:
+            identities.enforce(endpoint)
+            options.setdefault("credentials", identities.RoleCredentials(
+                endpoint, self.app.deployment.region))
+            options.setdefault("authorizer", endpoint)
+        else:
+            self.say(f"warning: {identities.NO_IAM_WARNING}")
+        self.say(f"emulator at {endpoint}; deploying the stack group (sceptre)")
         placeholders = write_placeholder_manifest(self.app, self.dir / "images.json")
-        deploy(self.app, placeholders, self.emulator.client_env(), self.dir / "sceptre.log")
+        admin_env = {**self.emulator.client_env(), **self.deployer}
+        deploy(self.app, placeholders, admin_env, self.dir / "sceptre.log")
         self._create_buckets()
-        self.tap = sqs_tap.SqsTap(self.emulator.endpoint_url).start()
-        aws_env = {**self.emulator.client_env(), "AWS_ENDPOINT_URL_SQS": self.tap.url}
+        self.tap = sqs_tap.SqsTap(endpoint).start()
+        aws_env = {**admin_env, "AWS_ENDPOINT_URL_SQS": self.tap.url}
         self.say(f"starting the Lambda service ({self.mode} mode)")
         self.service = lambda_service.start_service(
-            self._functions(), self.mode, self.log_dir, aws_env, **self.service_options
+            self._functions(), self.mode, self.log_dir, aws_env, **options
         )
         endpoint_path(self.app.root).write_text(json.dumps({
-            "endpoint": self.emulator.endpoint_url, "sqs": self.tap.url, "lambda": self.service.url
+            "endpoint": self.emulator.endpoint_url, "sqs": self.tap.url, "lambda": self.service.url,
+            "credentials": self.deployer,
         }) + "\n")
         self.scheduler = schedules.Scheduler(
             self.client("events"),
@@ -277,8 +309,8 @@ class Testbed:
             service,  # type: ignore[call-overload]
             endpoint_url=endpoint or self.emulator.endpoint_url,
             region_name=self.app.deployment.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=self.deployer.get("AWS_ACCESS_KEY_ID", "testing"),
+            aws_secret_access_key=self.deployer.get("AWS_SECRET_ACCESS_KEY", "testing"),
         )
 
     def _functions(self) -> list[functions.FunctionDefinition]:
@@ -364,14 +396,30 @@ class Testbed:
                 return False
         return True
 
+    def check_started(self) -> None:
+        """Raise WorkerStartError if a component (or the coordinator, or the invoker) cannot
+        start: its handler module does not import, its handler function is missing, or its
+        worker cannot load the runtime interface client."""
+        assert self.service is not None
+        labels = {c.function: c.name for c in self.components}
+        for role in (names.COORDINATOR, names.INVOKER):
+            labels[names.function_name(self.app.name, role)] = role
+        for function, label in labels.items():
+            pool = self.service.pool(function)
+            failure = pool.start_failure if pool is not None else None
+            if failure is not None:
+                raise WorkerStartError(f"{label} cannot start: {failure}")
+
     def wait_idle(
         self, timeout: float, interval: float = 0.25, on_tick: Callable[[], None] | None = None
     ) -> bool:
         """True once idle twice in a row (a result in transit between two components is never
-        both unsent and unqueued for that long); False after `timeout` seconds."""
+        both unsent and unqueued for that long); False after `timeout` seconds. Raises
+        WorkerStartError as soon as a function is found unable to start."""
         deadline = time.monotonic() + timeout
         streak = 0
         while time.monotonic() < deadline:
+            self.check_started()
             if on_tick is not None:
                 on_tick()
             streak = streak + 1 if self.is_idle() else 0
@@ -382,15 +430,14 @@ class Testbed:
 
     def report(self) -> dict[str, Any]:
         assert self.tap is not None
-        deleted = self.tap.deleted()
         return report.build(
             self.components,
             self.stats(),
             self.logs.poll(),
             self.depths(),
-            self.tap.sent(),
+            report.Tapped(self.tap.sent(), self.tap.deleted()),
             self.sent,
-            {c.name: deleted.get(names.dead_letter_queue_name(self.app.name, c.name), 0)
+            {c.name: names.dead_letter_queue_name(self.app.name, c.name)
              for c in self.components},
         )
 

@@ -1,0 +1,200 @@
+"""The tool as a user installs it: wheels built from this checkout, installed with the README's
+command (pipx, which puts `lcbuild` and `sceptre` on PATH), then used on a new application made
+by `lcbuild init`, from a folder outside the repository, with a PATH holding only pipx's bin
+folder and the system, and an empty cache directory. Nothing of the repository is importable.
+
+One flow, step by step (each step's failure names the step): init, a component with a C extension
+built from source, validate, images (the stand-in base), local run in both modes with exact counts,
+a second images that builds nothing, render passing cfn-lint, push and `sceptre launch -y prod`
+against the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from lambda_complex.builder.local.emulator import Emulator
+from tests.images.conftest import HOST_CA_BUNDLE, Registry
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS = 4
+# Kept out of the tool's environment: they would let it see this checkout or its venv.
+_LEAKY = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "LCBUILD_EMULATOR",
+          "LCBUILD_APP", "LCBUILD_MANIFEST")
+
+
+@dataclass
+class Installed:
+    bin_dir: Path
+    env: dict[str, str]
+    work: Path
+
+    def run(self, *args: str, cwd: Path | None = None, timeout: float = 900,
+            extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(args), cwd=cwd or self.work, env={**self.env, **(extra or {})},
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def ok(self, step: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        done = self.run(*args, **kwargs)
+        assert done.returncode == 0, (f"{step}: {' '.join(args)} exited {done.returncode}\n"
+                                      f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+        assert "Traceback" not in done.stderr, f"{step}: traceback\n{done.stderr[-5000:]}"
+        return done
+
+
+def _clean_env(tmp: Path, bin_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in _LEAKY and not (k.startswith("AWS_") and k != "AWS_CA_BUNDLE")}
+    env.update(
+        PATH=f"{bin_dir}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+        XDG_CACHE_HOME=str(tmp / "cache"),  # lcbuild's own cache starts empty
+        # pip's download cache is pip's, not the tool's state: keep it (no re-download per run).
+        PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
+        PIPX_HOME=str(tmp / "pipx"),
+        PIPX_BIN_DIR=str(bin_dir),
+        PIPX_MAN_DIR=str(tmp / "pipx-man"),
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    """The README's install, from wheels of this checkout (README: Install)."""
+    tmp = tmp_path_factory.mktemp("installed")
+    dist, bin_dir, work = tmp / "dist", tmp / "bin", tmp / "work"
+    work.mkdir()
+    env = _clean_env(tmp, bin_dir)
+    # README: `python3 -m pip wheel --no-deps -w dist ./runtime ./builder`
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist),
+                    "./runtime", "./builder"], cwd=ROOT, check=True, timeout=300)
+    # pipx itself, in a venv of its own (a user has it from their system's packages).
+    tools = tmp / "pipx-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True, timeout=120)
+    subprocess.run([str(tools / "bin" / "pip"), "install", "-q", "pipx"], check=True,
+                   timeout=300, env={**env, "PATH": os.environ["PATH"]})
+    [wheel] = dist.glob("lambda_complex-*.whl")
+    # README: `pipx install --include-deps --pip-args="--find-links=dist" dist/lambda_complex-*.whl`
+    done = subprocess.run(
+        [str(tools / "bin" / "pipx"), "install", "--include-deps",
+         f"--pip-args=--find-links={dist}", str(wheel)],
+        env=env, cwd=work, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    yield Installed(bin_dir, env, work)
+
+
+def test_installed_commands_are_on_path_and_see_no_checkout(installed: Installed) -> None:
+    for command in ("lcbuild", "sceptre", "cfn-lint"):
+        assert (installed.bin_dir / command).exists(), command
+    done = installed.ok("version", "lcbuild", "--version")
+    assert "0.1.0" in done.stdout
+    # The tool's interpreter finds both projects in its own site-packages, not in this checkout.
+    python = Path(os.path.realpath(installed.bin_dir / "lcbuild")).parent / "python"
+    where = installed.ok("imports", str(python), "-c",
+                         "import lambda_complex.builder.cli as b, lambda_complex.runtime as r;"
+                         "print(b.__file__); print(r.__file__)").stdout.split()
+    assert all("site-packages" in p and not p.startswith(str(ROOT)) for p in where), where
+
+
+SPEED = textwrap.dedent('''\
+    """Returns whether MarkupSafe's C extension (built from source in the image) is loaded."""
+    from markupsafe import escape
+
+
+    def handler(event, context):
+        from markupsafe import _speedups  # only there when the C extension was compiled
+        return {"escaped": str(escape(event["greeting"])), "compiled": bool(_speedups)}
+    ''')
+
+
+def _add_speed_component(app_dir: Path) -> None:
+    folder = app_dir / "components" / "speed"
+    folder.mkdir()
+    (folder / "speed.py").write_text(SPEED)
+    # --no-binary: compiled from source, in the build stage (and on the host in process mode).
+    (folder / "requirements.txt").write_text("--no-binary markupsafe\nmarkupsafe==3.0.2\n")
+    definition = app_dir / "lambda-complex.yaml"
+    text = definition.read_text()
+    text = text.replace("    batch_size: 5\n", "    batch_size: 5\n    routing: speed\n", 1)
+    text += textwrap.dedent("""\
+          - name: speed
+            type: event_from_invocation
+            max_concurrency: 2
+            lambda:
+              path: components/speed
+              handler: speed.handler
+              timeout: 30
+        """)
+    definition.write_text(text)
+
+
+def _ca_args() -> list[str]:
+    return ["--ca-cert", str(HOST_CA_BUNDLE)] if HOST_CA_BUNDLE.is_file() else []
+
+
+def _local_run(installed: Installed, app_dir: Path, mode: str) -> dict[str, Any]:
+    report = app_dir / f"report-{mode}.json"
+    sends = [a for i in range(INPUTS) for a in ("--send", f'hello={{"name": "n{i}"}}')]
+    installed.ok(f"local run ({mode})", "lcbuild", "local", "run", "--mode", mode, *sends,
+                 "--until-idle", "--timeout", "240", "--report", str(report), cwd=app_dir)
+    result: dict[str, Any] = json.loads(report.read_text())
+    return result
+
+
+def _check_counts(result: dict[str, Any], mode: str) -> None:
+    components = result["components"]
+    for name in ("hello", "speed"):
+        c = components[name]
+        assert (c["handled"], c["succeeded"], c["failed"], c["dead_lettered"]) == \
+            (INPUTS, INPUTS, 0, 0), (mode, name, c)
+    assert result["totals"] == {"sent": INPUTS, "dead_lettered": 0, "lost": 0}, (mode, result)
+
+
+def test_a_new_application_from_init_to_deploy(
+    installed: Installed, base_image: str, registry: Registry, emulator_server: Emulator
+) -> None:
+    installed.ok("init", "lcbuild", "init", "myapp")
+    app_dir = installed.work / "myapp"
+    _add_speed_component(app_dir)
+    installed.ok("validate", "lcbuild", "validate", cwd=app_dir)
+
+    build_env = {"LCBUILD_BASE_IMAGE": base_image}
+    first = json.loads(installed.ok("images", "lcbuild", "images", "--json", *_ca_args(),
+                                    cwd=app_dir, extra=build_env).stdout)
+    assert {i["name"]: i["status"] for i in first["images"]} == \
+        {"hello": "built", "speed": "built", "coordinator": "built"}
+
+    _check_counts(_local_run(installed, app_dir, "process"), "process")
+    _check_counts(_local_run(installed, app_dir, "container"), "container")
+
+    again = json.loads(installed.ok("images again", "lcbuild", "images", "--json", *_ca_args(),
+                                    cwd=app_dir, extra=build_env).stdout)
+    assert {i["status"] for i in again["images"]} == {"skipped"}, again["images"]
+
+    out = app_dir / "rendered"
+    installed.ok("render", "lcbuild", "render", "--out", str(out), cwd=app_dir)
+    templates = sorted(out.glob("*.json"))
+    assert len(templates) == 3, templates
+    installed.ok("cfn-lint", "cfn-lint", *map(str, templates), cwd=app_dir)
+
+    installed.ok("push", "lcbuild", "images", "--push", "--registry", registry.address,
+                 *_ca_args(), cwd=app_dir, extra=build_env)
+    emulator_server.reset()
+    installed.ok("sceptre launch", "sceptre", "launch", "-y", "prod", cwd=app_dir,
+                 extra=emulator_server.client_env(), timeout=600)
+    cfn = boto3.client("cloudformation", endpoint_url=emulator_server.endpoint_url,
+                       region_name="eu-west-1", aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    stacks = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
+    assert stacks == {f"myapp-{s}": "CREATE_COMPLETE"
+                      for s in ("queues", "functions", "coordinator")}, stacks
