@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.local import testbed
+from lambda_complex.builder.local import run_files
 from lambda_complex.builder.local.emulator import free_port
 from tests.images.conftest import copy_app
 
@@ -160,7 +160,7 @@ def test_local_testbed_that_stopped(app_file: Path, no_aws: pytest.MonkeyPatch,
                                     command: list[str]) -> None:
     # A testbed killed without cleaning up leaves its endpoint file behind.
     dead = f"http://127.0.0.1:{free_port()}"
-    endpoint_file = testbed.endpoint_path(app_file.parent)
+    endpoint_file = run_files.endpoint_path(app_file.parent)
     endpoint_file.parent.mkdir(parents=True)
     endpoint_file.write_text(json.dumps({"endpoint": dead, "sqs": dead, "lambda": dead}))
     line = assert_one_sentence(invoke(app_file, command, "--local"),
@@ -169,7 +169,7 @@ def test_local_testbed_that_stopped(app_file: Path, no_aws: pytest.MonkeyPatch,
 
 
 def test_local_endpoint_file_unreadable(app_file: Path, no_aws: pytest.MonkeyPatch) -> None:
-    endpoint_file = testbed.endpoint_path(app_file.parent)
+    endpoint_file = run_files.endpoint_path(app_file.parent)
     endpoint_file.parent.mkdir(parents=True)
     endpoint_file.write_text("{not json")
     assert_one_sentence(invoke(app_file, ["status"], "--local"),

@@ -108,3 +108,29 @@ def test_workers_killed_mid_batch_lose_nothing_and_the_report_agrees(
     sink_created = got["accounting"]["sink"]["created"] - before["sink"]["created"]
     sink_done = got["accounting"]["sink"]["done"] - before["sink"]["done"]
     assert sink_created == sink_done == len(lines)  # the report counts what the test counted
+
+
+def test_a_rename_under_load_brings_every_message_to_the_renamed_component(
+    probe: testbed.Testbed,
+) -> None:
+    """`stage` becomes `relay` (renamed_from: stage) while its queue holds a backlog; the local
+    run follows the redeploy through the same switchover as AWS: every input reaches the end."""
+    seen = Path(probe.app.root / "seen")
+    seen.unlink(missing_ok=True)
+    # 300 x 0.1 s at concurrency 2 outlasts the deploy's pause (its begin hook, seconds in):
+    # invocations running then end within their 3 s timeout, the rest waits to be moved.
+    inputs = list(range(2000, 2300))
+    probe.send_many("stage", [{"n": n, "sleep": 0.1} for n in inputs])
+    time.sleep(1)
+    definition = probe.app.source
+    definition.write_text(definition.read_text().replace(
+        "  - name: stage\n", "  - name: relay\n    renamed_from: stage\n"))
+    probe.redeploy()
+    assert [c.name for c in probe.components] == ["relay", "sink"]
+    assert probe.wait_idle(240), probe.report()
+    got = probe.report()
+    assert set(int(n) for n in seen.read_text().split()) == set(inputs)
+    assert got["totals"]["lost"] == 0, got["accounting"]
+    assert got["accounting"]["stage"]["queued"] == 0  # its queue was drained into relay's
+    moved = got["accounting"]["relay"]["created"]
+    assert moved > 0 and got["accounting"]["relay"]["done"] == moved  # what the switchover moved

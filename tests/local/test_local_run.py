@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from lambda_complex.builder.cli import cli
 from lambda_complex.builder.local import emulator as emulator_mod
-from lambda_complex.builder.local import progress, report, testbed
+from lambda_complex.builder.local import progress, report, run_files, testbed
 from lambda_complex.runtime import chains
 from tests.images.conftest import Built
 
@@ -144,10 +144,10 @@ def test_example_app_end_to_end_in_process_mode(tmp_path: Path) -> None:
         assert c["succeeded"] == c["handled"] and c["failed"] == 0 and c["dead_lettered"] == 0
         assert 1 <= c["max_concurrency_observed"] <= LIMITS[name]
     assert got["totals"] == {"sent": 1, "dead_lettered": 0, "lost": 0}
-    assert not testbed.endpoint_path(REPO).exists()  # removed at stop
+    assert not run_files.endpoint_path(REPO).exists()  # removed at stop
 
     # The one input, followed through every component by its trace id (from the run's logs).
-    lines = testbed.LogTail(REPO / testbed.LOCAL_DIR / "logs").poll()
+    lines = run_files.LogTail(REPO / run_files.LOCAL_DIR / "logs").poll()
     (trace_id,) = {x["trace_id"] for x in lines if x.get("component") == "ingest"
                    and x.get("event") == "message"}
     traced = CliRunner().invoke(cli, ["trace", trace_id, "--local", "--json", "--app",

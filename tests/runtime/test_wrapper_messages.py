@@ -1,5 +1,6 @@
 """The wrapper driven end to end for `event_from_message` components against real SQS (moto),
-with the faults of issue 3. After each fault: every input is processed, dead-lettered or queued."""
+under faults (handler errors, malformed input, time running out, deletes failing). After each
+fault: every input is processed, dead-lettered or queued."""
 
 from __future__ import annotations
 

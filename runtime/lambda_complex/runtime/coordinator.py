@@ -41,7 +41,7 @@ def plan(
 ) -> dict[str, int]:
     """Invocations per component for this chain. Never more than the chain's share of
     min(max_concurrency - in_flight, ceil(backlog / batch_size)): split that way, all chains
-    together never exceed the free slots (the old design rounded each share up and overshot)."""
+    together never exceed the free slots (shares rounded up each would overshoot them)."""
     counts: dict[str, int] = {}
     if not 0 <= chain < chains_count:
         return counts

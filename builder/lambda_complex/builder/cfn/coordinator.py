@@ -2,9 +2,10 @@
 schedule that restarts dead coordinator chains every minute, and the control parameter
 (`running` / `paused`) that `lcbuild pause` / `resume` and the switchover hook flip.
 
-Asynchronous invocations of the coordinator and invoker are never retried by Lambda: a retried
-coordinator generation would fork a second chain (the old project's fault); the schedule and the
-next generation recover instead.
+Asynchronous invocations of the coordinator and invoker are never retried by Lambda: a
+generation retried a minute later would only compete with the one the schedule starts by then
+(chains.replaced_within_s), and a retried fan-out would duplicate the invocations that did
+succeed.
 """
 
 from __future__ import annotations

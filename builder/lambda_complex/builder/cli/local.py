@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
         no_iam: bool) -> None:
     """Deploy to the embedded AWS emulator, run, print what happened; exit 1 if anything is
     lost (or, with --until-idle, if it never went idle)."""
-    from lambda_complex.builder.local import progress, testbed
+    from lambda_complex.builder.local import progress, stack_group, testbed
 
     app = load_app(app_file)
     inputs = [parse_send(v, from_file=False) for v in sends]
@@ -104,7 +105,10 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
                 tb.send_many(name, items)
             click.echo(f"sent {tb.sent} input(s); logs in {tb.log_dir}", err=True)
 
+            redeploy = _redeploy_on_hangup(tb)
+
             def tick() -> None:
+                redeploy()
                 tb.check_started()  # a function that cannot start ends any run
                 show.update(progress.rows(tb.components, tb.queues(), tb.stats(), tb.logs.poll()))
 
@@ -115,7 +119,7 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
             show.close()
             result = tb.report()
             objects = tb.s3_objects()
-    except testbed.DeployError as e:
+    except stack_group.DeployError as e:
         raise UserError(str(e)) from None
     finally:
         show.close()
@@ -124,6 +128,69 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
         report_file.parent.mkdir(parents=True, exist_ok=True)
         report_file.write_text(json.dumps(result, indent=2) + "\n")
     sys.exit(0 if result["totals"]["lost"] == 0 and idle else 1)
+
+
+def _redeploy_on_hangup(tb: Any) -> Any:
+    """SIGHUP (sent by `lcbuild local deploy`) makes the run apply the definition on disk; the
+    returned function does it between two ticks, in this thread, and records the outcome."""
+    from lambda_complex.builder.local import run_files, stack_group
+
+    asked = threading.Event()
+    signal.signal(signal.SIGHUP, lambda signum, frame: asked.set())
+    handled = 0
+
+    def apply() -> None:
+        nonlocal handled
+        if not asked.is_set():
+            return
+        asked.clear()
+        click.echo("redeploying the changed definition", err=True)
+        error: str | None = None
+        try:
+            tb.redeploy()
+        except (UserError, stack_group.DeployError) as e:
+            error = str(e)
+            click.echo(f"redeploy refused: {error}", err=True)
+        handled += 1
+        run_files.redeploy_path(tb.app.root).write_text(
+            json.dumps({"handled": handled, "ok": error is None, "error": error}) + "\n")
+
+    return apply
+
+
+@local.command()
+@app_option
+@click.option("--timeout", type=float, default=600.0, show_default=True,
+              help="Seconds to wait for the running run to apply it.")
+@report_user_errors
+def deploy(app_file: Path, timeout: float) -> None:
+    """Apply the changed definition to the running `lcbuild local run`, through the same Sceptre
+    stack group and switchover as a deploy to AWS (renamed components' messages move along)."""
+    import os
+
+    from lambda_complex.builder.local import run_files
+
+    app = load_app(app_file)  # a definition that does not load is refused here, nothing sent
+    endpoints = run_files.read_json(run_files.endpoint_path(app.root))
+    if endpoints is None or not isinstance(endpoints.get("pid"), int):
+        raise UserError(f"no `lcbuild local run` is running for {app.name}: start one first")
+    outcome = run_files.redeploy_path(app.root)
+    before = (run_files.read_json(outcome) or {}).get("handled", 0)
+    try:
+        os.kill(endpoints["pid"], signal.SIGHUP)
+    except ProcessLookupError:
+        raise UserError(f"the `lcbuild local run` of {app.name} is gone (pid "
+                        f"{endpoints['pid']}): start a new one") from None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = run_files.read_json(outcome) or {}
+        if done.get("handled", 0) > before:
+            if not done.get("ok"):
+                raise UserError(f"redeploy failed: {done.get('error')}")
+            click.echo(f"{app.name}: redeployed to the running local run")
+            return
+        time.sleep(0.5)
+    raise UserError(f"the running local run did not apply the redeploy within {timeout:.0f} s")
 
 
 def _run_for(timeout: float | None, tick: Any) -> None:

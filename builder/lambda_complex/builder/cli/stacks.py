@@ -29,11 +29,11 @@ def _aws(app: App, local: bool) -> Aws:
     import boto3
 
     from lambda_complex.builder.deploy.aws import Aws  # boto3 only for commands that need it
-    from lambda_complex.builder.local import testbed
+    from lambda_complex.builder.local.run_files import endpoint_path
 
     if not local:
         return Aws(app.deployment.region)
-    endpoint_file = testbed.endpoint_path(app.root)
+    endpoint_file = endpoint_path(app.root)
     try:
         endpoints = json.loads(endpoint_file.read_text())
         endpoint, sqs, lam = endpoints["endpoint"], endpoints["sqs"], endpoints["lambda"]

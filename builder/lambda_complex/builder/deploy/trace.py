@@ -15,7 +15,7 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.builder.local import testbed
+from lambda_complex.builder.local.run_files import LogTail, log_dir
 from lambda_complex.runtime import names
 
 Step = dict[str, Any]
@@ -42,8 +42,7 @@ def steps(records: Iterable[Step], trace_id: str) -> list[Step]:
 
 
 def from_local(app: App, trace_id: str) -> list[Step]:
-    log_dir = testbed.local_dir(app) / "logs"
-    return steps(testbed.LogTail(log_dir).poll(), trace_id)
+    return steps(LogTail(log_dir(app)).poll(), trace_id)
 
 
 def from_cloudwatch(app: App, aws: Aws, trace_id: str, since_s: int) -> list[Step]:

@@ -5,9 +5,9 @@ With enforcement on (`POST /moto-api/reset-auth` with `0`), moto authorizes each
 `<service>:<operation>` on one resource. `authorization` corrects what AWS authorizes differently
 (batch SQS calls, Lambda `Invoke`, the queue of GetQueueUrl, SSM parameter and Lambda function
 ARNs); refusals reach JSON-protocol clients in JSON; inline role policies made by CloudFormation
-become readable; and `LOCAL_API` adds what the local Lambda service needs from moto's IAM:
-authorizing an `Invoke` it received itself, and assuming a function's execution role as Lambda's
-service principal does.
+become readable, and follow stack updates; and `LOCAL_API` adds what the local Lambda service
+needs from moto's IAM: authorizing an `Invoke` it received itself, and assuming a function's
+execution role as Lambda's service principal does.
 """
 
 import json
@@ -292,8 +292,38 @@ def _add_local_api() -> None:
     DomainDispatcherApplication.__call__ = call
 
 
+def _patch_role_updates() -> None:
+    """A stack update that changes a role's inline `Policies` changes them on AWS; moto's
+    AWS::IAM::Role update keeps the old ones (with enforcement on, a redeploy that adds a
+    routing target would then be denied locally though allowed on AWS). Apply them as IAM does:
+    put every policy of the new template, delete those it no longer names."""
+    try:
+        from moto.iam import models
+    except ImportError:
+        return
+    role_class: Any = getattr(models, "Role", None)
+    original = getattr(role_class, "update_from_cloudformation_json", None)
+    if original is None:
+        return
+
+    def update(cls: Any, original_resource: Any, new_resource_name: str,
+               cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
+        role = original.__func__(cls, original_resource, new_resource_name, cloudformation_json,
+                                 account_id, region_name)
+        policies = cloudformation_json.get("Properties", {}).get("Policies", [])
+        wanted = {p["PolicyName"]: p["PolicyDocument"] for p in policies}
+        for name in [n for n in role.policies if n not in wanted]:
+            role.delete_policy(name)
+        for name, document in wanted.items():
+            role.put_policy(name, document if isinstance(document, str) else json.dumps(document))
+        return role
+
+    role_class.update_from_cloudformation_json = classmethod(update)
+
+
 def patch() -> None:
     _patch_authorization()
     _patch_policy_documents()
+    _patch_role_updates()
     _add_local_api()
 

@@ -1,9 +1,10 @@
 """The `lcbuild local run` report, computed (pure) from what the testbed observed.
 
-Per component (DESIGN.md): `invocations` (Lambda executions of its function, retries included),
-`handled` (handler calls), `succeeded`, `failed` (handler or routing-function calls that raised;
-each retry counts), `dead_lettered` (depth of its dead-letter queue at the end),
-`max_concurrency_observed`. These count calls, from the wrapper's log lines.
+Per component (the command contract of `lcbuild local run`): `invocations` (Lambda executions
+of its function, retries included), `handled` (handler calls), `succeeded`, `failed` (handler or
+routing-function calls that raised; each retry counts), `dead_lettered` (depth of its
+dead-letter queue at the end), `max_concurrency_observed`. These count calls, from the wrapper's
+log lines.
 
 Accounting (totals.lost) counts messages, from what the queues and the SQS tap saw, never from
 log lines (a worker killed between a delete and its log line would otherwise read as a loss).

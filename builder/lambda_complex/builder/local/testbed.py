@@ -1,13 +1,7 @@
 """The embedded testbed behind `lcbuild local run`: the emulator, the application's stack group
-deployed to it with the real `sceptre` CLI, the local Lambda service and the schedules; sending
-input, waiting until idle, the report. `Testbed` stops everything it started, in reverse order,
-whatever happens (use it as a context manager).
-
-Deploying locally: the project's own stack group (`config/`; where a project has none, the one
-`lcbuild init` writes, generated under `.lcbuild/local/deploy/`), as in production. The stacks
-resolve images with `!lc_image` from a build manifest; locally they get a placeholder manifest
-(`LCBUILD_MANIFEST`: images pinned by a zero digest, which moto keeps but never runs) because the
-Lambda service runs the local images or the source folders itself.
+deployed to it (`stack_group`), the local Lambda service and the schedules; sending input,
+waiting until idle, following a redeploy, the report. `Testbed` stops everything it started, in
+reverse order, whatever happens (use it as a context manager).
 
 IAM is enforced (unless `iam=False`, `--no-iam`): sceptre and the testbed act as an admin user
 made before enforcement starts; every function runs with its own execution role's credentials
@@ -23,8 +17,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,10 +24,8 @@ from typing import Any, Literal
 
 import boto3
 
-from lambda_complex.builder import scaffold
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.app.model import App, ComponentType
-from lambda_complex.builder.deploy import images
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.images import manifest
 from lambda_complex.builder.local import emulator as emulator_mod
@@ -47,13 +37,15 @@ from lambda_complex.builder.local import (
     schedules,
     sqs_tap,
 )
-from lambda_complex.builder.sceptre import project
-from lambda_complex.runtime import envelope, names
+from lambda_complex.builder.local.run_files import LogTail, endpoint_path, local_dir
+from lambda_complex.builder.local.stack_group import (
+    deploy,
+    role_buckets,
+    write_placeholder_manifest,
+)
+from lambda_complex.runtime import envelope, names, resources
 
 Mode = Literal["process", "container"]
-LOCAL_DIR = Path(".lcbuild") / "local"
-ENDPOINT_FILE = "endpoints.json"  # in .lcbuild/local while a run is up (see endpoint_path)
-_PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 _QUEUE_ATTRIBUTES = [
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -61,82 +53,8 @@ _QUEUE_ATTRIBUTES = [
 ]
 
 
-class DeployError(RuntimeError):
-    pass
-
-
 class WorkerStartError(UserError):
     """A function's instances cannot start (init error): the run cannot make progress."""
-
-
-def local_dir(app: App) -> Path:
-    return app.root / LOCAL_DIR
-
-
-def endpoint_path(root: Path) -> Path:
-    """Where a running `local run` publishes its endpoints (`lcbuild status --local` reads it):
-    `{"endpoint": emulator, "sqs": the SQS tap, "lambda": the Lambda service, "credentials": the
-    deployer's key variables}`, so that commands run beside it are counted in its report, invoke
-    its functions and pass its IAM checks."""
-    return root / LOCAL_DIR / ENDPOINT_FILE
-
-
-def write_placeholder_manifest(app: App, path: Path) -> Path:
-    """A build manifest (the one format) naming placeholder images pinned by digest."""
-    entries = {
-        name: manifest.entry(repository=f"local/{app.name}/{name.lower()}", tag="local",
-                             digest=_PLACEHOLDER_DIGEST, image_id=None, content_hash="",
-                             platform="", inputs={})
-        for name in (*app.component_names, names.COORDINATOR)
-    }
-    manifest.write(path, app.name, entries)
-    return path
-
-
-def sceptre_project(app: App, work_dir: Path) -> Path:
-    """The project's own Sceptre folder; for a project without `config/`, the stack group that
-    `lcbuild init` writes, generated under work_dir (the definition stays where it is)."""
-    if (app.root / "config").is_dir():
-        return app.root
-    shutil.rmtree(work_dir, ignore_errors=True)
-    scaffold.write_stack_group(work_dir, app.name, app.deployment.region, app.deployment.tags)
-    return work_dir
-
-
-def deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_path: Path) -> None:
-    """`sceptre launch -y prod` against the emulator (env); its output goes to log_path."""
-    sceptre = Path(sys.executable).with_name("sceptre")
-    folder = sceptre_project(app, log_path.parent / "deploy")
-    command = [str(sceptre if sceptre.exists() else "sceptre"), "--dir", str(folder)]
-    with open(log_path, "wb") as log:
-        done = subprocess.run(
-            [*command, "launch", "-y", "prod"],
-            cwd=folder,
-            env={**os.environ, **env, project.APP_FILE_ENV: str(app.source),
-                 images.MANIFEST_ENV: str(placeholder_manifest)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    if done.returncode != 0:
-        tail = log_path.read_text(errors="replace")[-2000:]
-        raise DeployError(
-            f"sceptre launch failed (exit {done.returncode}), see {log_path}:\n{tail}"
-        )
-
-
-def role_buckets(app: App) -> list[str]:
-    """Buckets named by the role statements' resources (`arn:aws:s3:::NAME[/...]`)."""
-    found: set[str] = set()
-    for role in app.roles:
-        for statement in role.statements:
-            for resource in statement.resources:
-                if resource.startswith("arn:aws:s3:::"):
-                    bucket = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
-                    if bucket and "*" not in bucket:
-                        found.add(bucket)
-    return sorted(found)
 
 
 def components_of(app: App) -> list[report.Component]:
@@ -152,33 +70,6 @@ def components_of(app: App) -> list[report.Component]:
             )
         )
     return found
-
-
-class LogTail:
-    """Reads the instances' JSON log lines as they grow (<log_dir>/<function>/*.log)."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.lines: list[dict[str, Any]] = []
-        self._offsets: dict[Path, int] = {}
-
-    def poll(self) -> list[dict[str, Any]]:
-        for path in sorted(self.log_dir.glob("*/*.log")):
-            offset = self._offsets.get(path, 0)
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-            end = data.rfind(b"\n") + 1  # only whole lines
-            self._offsets[path] = offset + end
-            for raw in data[:end].splitlines():
-                if raw.startswith(b"{"):
-                    try:
-                        record = json.loads(raw)
-                    except ValueError:
-                        continue
-                    if isinstance(record, dict) and "event" in record:
-                        self.lines.append(record)
-        return self.lines
 
 
 def _quietly(action: Callable[[], None]) -> None:
@@ -226,6 +117,10 @@ class Testbed:
         self.scheduler: schedules.Scheduler | None = None
         self.logs = LogTail(self.log_dir)
         self._queue_urls: dict[str, str] = {}
+        self._admin_env: dict[str, str] = {}
+        # Components of earlier definitions (a redeploy renamed or removed them): still reported.
+        self.retired: list[report.Component] = []
+        self.redeploys = 0
 
     # Start and stop.
     def start(self) -> Testbed:
@@ -258,12 +153,14 @@ class Testbed:
         self._create_buckets()
         self.tap = sqs_tap.SqsTap(endpoint).start()
         aws_env = {**admin_env, "AWS_ENDPOINT_URL_SQS": self.tap.url}
+        self._admin_env = aws_env
         self.say(f"starting the Lambda service ({self.mode} mode)")
         self.service = lambda_service.start_service(
             self._functions(), self.mode, self.log_dir, aws_env, **options
         )
         endpoint_path(self.app.root).write_text(json.dumps({
             "endpoint": self.emulator.endpoint_url, "sqs": self.tap.url, "lambda": self.service.url,
+            "pid": os.getpid(),
             "credentials": self.deployer,
         }) + "\n")
         self.scheduler = schedules.Scheduler(
@@ -330,6 +227,29 @@ class Testbed:
                     CreateBucketConfiguration={"LocationConstraint": self.app.deployment.region},
                 )
 
+    def redeploy(self) -> None:
+        """Apply the definition as it is now on disk to the running testbed, as a deploy to AWS
+        would: the same stack group through the real sceptre CLI and its switchover hooks (a
+        renamed component's messages move to its new queues), then the Lambda service runs the
+        new functions. Their SQS calls go through the tap, so the report still accounts for
+        every message. A definition that does not load changes nothing (DefinitionError)."""
+        assert self.emulator is not None and self.service is not None
+        app = app_load.load(self.app.source)
+        if app.name != self.app.name:
+            raise UserError(f"the definition now names application '{app.name}', not "
+                            f"'{self.app.name}': stop this run and start a new one")
+        self.redeploys += 1
+        placeholders = write_placeholder_manifest(app, self.dir / "images.json")
+        deploy(app, placeholders, self._admin_env, self.dir / f"sceptre-{self.redeploys}.log")
+        self.app = app
+        self._create_buckets()
+        for fn in self._functions():
+            self.service.add_function(fn)
+        current = components_of(app)
+        kept = {c.name for c in current}
+        self.retired = [c for c in self.reported() if c.name not in kept]
+        self.components = current
+
     # Driving.
     def send(self, component: str, data: Any) -> None:
         """One input for `component`, wrapped in a fresh envelope (a queue message, or an
@@ -358,10 +278,16 @@ class Testbed:
         return self._queue_urls[queue]
 
     def queue_counts(self, queue: str) -> tuple[int, int]:
-        """(visible, not visible + delayed) of a queue."""
-        attrs = self.client("sqs").get_queue_attributes(
-            QueueUrl=self.queue_url(queue), AttributeNames=_QUEUE_ATTRIBUTES
-        )["Attributes"]
+        """(visible, not visible + delayed) of a queue; (0, 0) once a redeploy removed it."""
+        try:
+            attrs = self.client("sqs").get_queue_attributes(
+                QueueUrl=self.queue_url(queue), AttributeNames=_QUEUE_ATTRIBUTES
+            )["Attributes"]
+        except Exception as e:
+            if not resources.is_missing_queue(e):
+                raise
+            self._queue_urls.pop(queue, None)
+            return 0, 0
         visible = int(attrs.get("ApproximateNumberOfMessages", 0))
         hidden = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)) + int(
             attrs.get("ApproximateNumberOfMessagesDelayed", 0)
@@ -374,7 +300,7 @@ class Testbed:
 
     def depths(self) -> dict[str, report.Depth]:
         found: dict[str, report.Depth] = {}
-        for c in self.components:
+        for c in self.reported():
             queued = sum(self.queue_counts(c.queue)) if c.queue else 0
             dlq = sum(self.queue_counts(names.dead_letter_queue_name(self.app.name, c.name)))
             found[c.name] = report.Depth(queued, dlq)
@@ -428,17 +354,21 @@ class Testbed:
             time.sleep(interval)
         return False
 
+    def reported(self) -> list[report.Component]:
+        """The components of the definition, then those an earlier definition had."""
+        return [*self.components, *self.retired]
+
     def report(self) -> dict[str, Any]:
         assert self.tap is not None
         return report.build(
-            self.components,
+            self.reported(),
             self.stats(),
             self.logs.poll(),
             self.depths(),
             report.Tapped(self.tap.sent(), self.tap.deleted()),
             self.sent,
             {c.name: names.dead_letter_queue_name(self.app.name, c.name)
-             for c in self.components},
+             for c in self.reported()},
         )
 
     def s3_objects(self) -> dict[str, list[str]]:

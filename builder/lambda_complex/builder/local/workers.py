@@ -17,6 +17,7 @@ which never become resident (RLIMIT_AS would count even more unused address spac
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -123,7 +124,9 @@ class ProcessLauncher:
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
         }
         if fn.config_json is not None:
-            config_path = work_dir / CONFIG_FILE_NAME
+            # Named by its content: a redeploy's new config never meets an old file.
+            digest = hashlib.sha256(fn.config_json.encode()).hexdigest()[:16]
+            config_path = work_dir / f"{digest}-{CONFIG_FILE_NAME}"
             if not config_path.exists():  # atomically: instances may start side by side
                 partial = work_dir / f".{CONFIG_FILE_NAME}.{os.getpid()}.{id(env)}"
                 partial.write_text(fn.config_json, encoding="utf-8")
