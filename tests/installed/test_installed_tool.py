@@ -126,15 +126,12 @@ def _add_speed_component(app_dir: Path) -> None:
     definition = app_dir / "lambda-complex.yaml"
     text = definition.read_text()
     text = text.replace("    batch_size: 5\n", "    batch_size: 5\n    routing: speed\n", 1)
-    text += textwrap.dedent("""\
-          - name: speed
-            type: event_from_invocation
-            max_concurrency: 2
-            lambda:
-              path: components/speed
-              handler: speed.handler
-              timeout: 30
-        """)
+    text += (
+        "  - name: speed\n"
+        "    type: event_from_invocation\n"
+        "    max_concurrency: 2\n"
+        "    lambda: {path: components/speed, handler: speed.handler, timeout: 30}\n"
+    )
     definition.write_text(text)
 
 

@@ -55,6 +55,7 @@ class Instance:
         self.api = RuntimeApi()
         self.handle: InstanceHandle | None = None
         self.lost = False  # killed or exited: never reused
+        self.killed = False  # by the service itself (a fault test), not by its own failure
         self.started = time.monotonic()
         self.last_used = self.started
         self.executions = 0

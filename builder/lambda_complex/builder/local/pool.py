@@ -164,6 +164,7 @@ class FunctionPool:
             self.stats.invocations += 1
         tail = b""
         log_path: Path | None = None
+        instance: Instance | None = None
         try:
             instance = self._checkout(inv)
             if instance is not None:
@@ -180,7 +181,9 @@ class FunctionPool:
                 self.stats.errors += 1
             if inv.error_type == "Sandbox.Timedout":
                 self.stats.timeouts += 1
-            failure = start_failures.of_execution(self.fn.name, inv, log_path)
+            # An instance the service killed itself (kill_busy) says nothing about the function.
+            killed = instance is not None and instance.killed
+            failure = None if killed else start_failures.of_execution(self.fn.name, inv, log_path)
             if failure is not None and not self._closed:
                 self.start_failure = failure
         return inv, tail
@@ -259,6 +262,7 @@ class FunctionPool:
             busy = [i for i in self._instances if i not in self._idle and i.handle is not None]
         for instance in busy:
             assert instance.handle is not None
+            instance.killed = True
             instance.handle.kill()
         return len(busy)
 
