@@ -11,7 +11,7 @@ import pytest
 
 from lambda_complex.builder.app import load
 from lambda_complex.builder.app.model import App
-from lambda_complex.builder.deploy.images import Images
+from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.images import manifest, registry
 
 ROOT = Path(__file__).resolve().parents[2]

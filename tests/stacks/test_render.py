@@ -9,8 +9,8 @@ import pytest
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, lint, render
+from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.cfn.render import UnknownStackError
-from lambda_complex.builder.deploy.images import Images
 from lambda_complex.runtime.delivery import SQS_MAX_BODY
 
 TAGGABLE = {"AWS::SQS::Queue", "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::Logs::LogGroup"}

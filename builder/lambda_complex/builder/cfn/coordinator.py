@@ -20,8 +20,8 @@ from troposphere.ssm import Parameter
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import iam
+from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.cfn.lambdas import FunctionSpec, add_function
-from lambda_complex.builder.deploy.images import Images
 from lambda_complex.runtime import control, names
 
 INVOKER_COMMAND = ("lambda_complex.runtime.invoker.handler",)

@@ -22,9 +22,9 @@ from troposphere import GetAtt, Output, Template
 
 from lambda_complex.builder.app.model import App, Component
 from lambda_complex.builder.cfn import common, iam
+from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.cfn.lambdas import FunctionSpec, add_function
 from lambda_complex.builder.cfn.recursion import recursive_functions
-from lambda_complex.builder.deploy.images import Images
 from lambda_complex.runtime import names
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, coordinator, functions, lint, queues
-from lambda_complex.builder.deploy.images import Images
+from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.errors import UserError
 from lambda_complex.runtime import names
 

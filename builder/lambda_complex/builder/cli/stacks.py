@@ -136,7 +136,9 @@ def trace(app_file: Path, trace_id: str, since_minutes: int, as_json: bool, loca
 
     app = load_app(app_file)
     if local:
-        found = trace_mod.from_local(app, trace_id)
+        from lambda_complex.builder.local import run_files
+
+        found = trace_mod.steps(run_files.LogTail(run_files.log_dir(app)).poll(), trace_id)
     else:
         found = trace_mod.from_cloudwatch(app, _aws(app, False), trace_id, since_minutes * 60)
     click.echo(json.dumps(found, indent=2) if as_json else trace_mod.format_text(trace_id, found))

@@ -18,7 +18,8 @@ import yaml
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, limits, render
-from lambda_complex.builder.deploy.images import COORDINATOR_KEY, Images
+from lambda_complex.builder.cfn.images import Images
+from lambda_complex.builder.deploy.images import COORDINATOR_KEY
 from lambda_complex.builder.images import registry
 from lambda_complex.runtime import names
 from lambda_complex.runtime.delivery import SQS_MAX_BODY

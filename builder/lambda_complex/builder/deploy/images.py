@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lambda_complex.builder.app.model import App
+from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.images import manifest
 from lambda_complex.runtime import names
@@ -26,17 +26,6 @@ _PUSH_HINT = "run `lcbuild images --push`"
 
 class ManifestError(UserError):
     pass
-
-
-@dataclass(frozen=True)
-class Images:
-    """Image URI (by digest) of every component, and of the coordinator/invoker image."""
-
-    components: dict[str, str]
-    coordinator: str
-
-    def for_component(self, name: str) -> str:
-        return self.components[name]
 
 
 def manifest_path(app_root: Path) -> Path:

@@ -4,7 +4,8 @@ Every message carries its trace id from component to component, and the wrapper 
 line per input it handled (`"event": "message"`, with the trace id and the outcome). The trace
 is those lines from every component's log, in time order: where the input went, what became of
 it at each step, and why if it failed. They come from CloudWatch Logs (the functions' log groups,
-`/aws/lambda/<function>`), or with `--local` from the log files of the last `lcbuild local run`.
+`/aws/lambda/<function>`), or with `--local` from the log files of the last `lcbuild local run`
+(read by the run package, `local.run_files`, and passed to `steps`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.builder.local.run_files import LogTail, log_dir
 from lambda_complex.runtime import names
 
 Step = dict[str, Any]
@@ -39,10 +39,6 @@ def steps(records: Iterable[Step], trace_id: str) -> list[Step]:
     be logged downstream before its input is)."""
     found = [r for r in records if r.get("event") == "message" and r.get("trace_id") == trace_id]
     return sorted(found, key=lambda r: (int(r.get("hops") or 0), float(r.get("ts", 0))))
-
-
-def from_local(app: App, trace_id: str) -> list[Step]:
-    return steps(LogTail(log_dir(app)).poll(), trace_id)
 
 
 def from_cloudwatch(app: App, aws: Aws, trace_id: str, since_s: int) -> list[Step]:

@@ -18,8 +18,9 @@ from typing import Any
 from sceptre.template_handlers import TemplateHandler
 
 from lambda_complex.builder.cfn import common, render
+from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.deploy.aws import parse_template
-from lambda_complex.builder.deploy.images import COORDINATOR_KEY, Images
+from lambda_complex.builder.deploy.images import COORDINATOR_KEY
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.sceptre import project
 from lambda_complex.builder.sceptre.errors import as_sceptre_errors
