@@ -81,16 +81,22 @@ def test_generation_dispatches_heartbeats_and_continues(
     )
 
 
+def pause(rt: Runtime, value: str) -> None:
+    """What `lcbuild pause` / `resume` write (the builder's deploy/control.py)."""
+    rt.ssm.put_parameter(Name=names.control_parameter_name(APP), Value=value, Type="String",
+                         Overwrite=True)
+
+
 def test_paused_dispatches_nothing_but_keeps_the_chain(
     rt: Runtime, lambda_stub: LambdaStub
 ) -> None:
     setup(rt)
     fill(rt, "a", 5)
-    control.set_paused(APP, True)
+    pause(rt, control.PAUSED)
     result = coordinator.handler(generation_event(), FakeContext())
     assert result["paused"] and result["continued"]
     assert lambda_stub.functions() == ["t-coordinator"]
-    control.set_paused(APP, False)
+    pause(rt, control.RUNNING)
     coordinator.handler(generation_event(generation=2), FakeContext())
     assert lambda_stub.functions() == ["t-coordinator", "t-a", "t-coordinator"]
 

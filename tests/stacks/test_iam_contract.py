@@ -86,9 +86,6 @@ CALL_SITES = {
     ("coordinator", "write_heartbeat"): APP_PARAMETERS,
     ("coordinator", "start_chain"): COORDINATOR_FUNCTION,
     ("invoker", "_invoke"): STARTED_FUNCTIONS,
-    # the builder's `lcbuild pause/resume` and status (deployer's credentials), not a function
-    ("control", "set_paused"): CONTROL_PARAMETER,
-    ("control", "is_paused"): CONTROL_PARAMETER,
 }
 
 
@@ -214,7 +211,7 @@ def test_every_runtime_call_site_is_known() -> None:
     # the scan finds what it must: the batch calls and the coordinator's parameters
     expected = {("consume", "receive_message"), ("coordinator", "get_parameters"),
                 ("invoker", "invoke"), ("inflight", "change_message_visibility"),
-                ("control", "get_parameter")}
+                ("batch", "delete_message_batch")}
     assert expected <= {(c.module, c.operation) for c in calls}
 
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import yaml
 
-from lambda_complex.builder.app import load
+from lambda_complex.builder.app import load, naming
 from lambda_complex.builder.cfn import functions
-from lambda_complex.runtime import names
 from tests.app.conftest import valid, write_app_tree
 from tests.stacks.conftest import fake_images
 
@@ -50,4 +49,4 @@ def test_case_only_rename_keeps_the_role_and_replaces_the_function(tmp_path: Pat
 
 
 def test_role_names_are_lowercase() -> None:
-    assert names.role_name("shop", "RenderPage") == "shop-renderpage"
+    assert naming.role_name("shop", "RenderPage") == "shop-renderpage"

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambda_complex.builder.app import collisions, symbols
+from lambda_complex.builder.app import collisions, naming, symbols
 from lambda_complex.builder.app.fields import Errors, join
 from lambda_complex.builder.app.model import App, Component
 from lambda_complex.runtime import consume, names
@@ -69,7 +69,7 @@ def _check_renames(app: App, errors: Errors) -> None:
 
 
 def _check_app_name(app: App, errors: Errors) -> None:
-    longest = names.schedule_rule_name(app.name)
+    longest = naming.schedule_rule_name(app.name)
     if len(longest) > names.FUNCTION_NAME_MAX:
         errors.add("name", f"'{app.name}' is too long: derived name '{longest}' exceeds "
                            f"{names.FUNCTION_NAME_MAX} characters")
@@ -81,7 +81,7 @@ def _check_unique(values: list[str], path: str, what: str, errors: Errors) -> No
     seen: dict[str, list[int]] = defaultdict(list)
     for index, value in enumerate(values):
         if value:
-            seen[names.collision_key(value)].append(index)
+            seen[naming.collision_key(value)].append(index)
     for indices in seen.values():
         first = values[indices[0]]
         for index in indices[1:]:
@@ -89,14 +89,14 @@ def _check_unique(values: list[str], path: str, what: str, errors: Errors) -> No
             reason = (f"duplicate {what} name '{value}'" if value == first else
                       f"{what} name '{value}' collides with '{first}' "
                       f"({join(path, indices[0])}): both become the CloudFormation logical ID "
-                      f"'{names.logical_id(value)}'; rename one")
+                      f"'{naming.logical_id(value)}'; rename one")
             errors.add(join(join(path, index), "name"), reason)
 
 
 def _check_component_names(app: str, component: Component, path: str, errors: Errors) -> None:
     derived = [
         (names.function_name(app, component.name), names.FUNCTION_NAME_MAX, "function"),
-        (names.role_name(app, component.name), names.ROLE_NAME_MAX, "IAM role"),
+        (naming.role_name(app, component.name), naming.ROLE_NAME_MAX, "IAM role"),
         (names.inflight_queue_name(app, component.name), names.QUEUE_NAME_MAX, "queue"),
         (names.dead_letter_queue_name(app, component.name), names.QUEUE_NAME_MAX, "queue"),
     ]
@@ -135,8 +135,8 @@ def _check_derived_names(app: App, errors: Errors) -> None:
     for hit in collisions.collisions(app):
         first, second = hit.first, hit.second
         if first.owner is not None and second.owner is not None and (
-            names.collision_key(app.components[first.owner].name)
-            == names.collision_key(app.components[second.owner].name)
+            naming.collision_key(app.components[first.owner].name)
+            == naming.collision_key(app.components[second.owner].name)
         ):
             continue  # the same name twice: _check_unique reports it
         where = f" ({join('components', first.owner)})" if first.owner is not None else ""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App
 from lambda_complex.runtime import names
 
@@ -53,11 +54,11 @@ def derived_names(app: App) -> Iterator[tuple[str, Derived]]:
     a = app.name
     for framework in (names.COORDINATOR, names.INVOKER):
         yield "function", Derived(names.function_name(a, framework), f"the {framework}", None)
-        yield "IAM role", Derived(names.role_name(a, framework), f"the {framework}'s role", None)
+        yield "IAM role", Derived(naming.role_name(a, framework), f"the {framework}'s role", None)
     for index, c in enumerate(app.components):
         n = c.name
         yield "function", Derived(names.function_name(a, n), f"the function of '{n}'", index)
-        yield "IAM role", Derived(names.role_name(a, n), f"the role of '{n}'", index)
+        yield "IAM role", Derived(naming.role_name(a, n), f"the role of '{n}'", index)
         yield "queue", Derived(names.dead_letter_queue_name(a, n),
                                f"the dead-letter queue of '{n}'", index)
         if c.has_queue:

@@ -13,6 +13,7 @@ from typing import Any
 
 from troposphere import Sub, Tags
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App, Component
 from lambda_complex.runtime import names
 
@@ -35,7 +36,7 @@ ASYNC_RETRY_ATTEMPTS = 2
 
 
 def stack_name(app: App, stack: str) -> str:
-    return names.stack_name(app.name, stack)
+    return naming.stack_name(app.name, stack)
 
 
 def tag_dict(app: App) -> dict[str, str]:
@@ -84,7 +85,7 @@ def resource_id(stem: str, kind: str, name: str) -> str:
     """Logical ID that changes whenever the physical name does: a renamed resource is a new
     resource for CloudFormation (created, then the old one removed) rather than an in-place
     replacement, whatever the case of the name (`render` and `Render` give the same stem)."""
-    return f"{names.logical_id(stem)}{kind}{name_digest(name)}"
+    return f"{naming.logical_id(stem)}{kind}{name_digest(name)}"
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class QueueSpec:
 
 
 def queue_identity(component: str, kind: str) -> str:
-    return f"{names.logical_id(component)}:{kind}"
+    return f"{naming.logical_id(component)}:{kind}"
 
 
 def component_queues(app: App, component: Component) -> list[QueueSpec]:

@@ -18,6 +18,7 @@ from troposphere.awslambda import Permission
 from troposphere.events import Rule, Target
 from troposphere.ssm import Parameter
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import iam
 from lambda_complex.builder.cfn.images import Images
@@ -34,7 +35,7 @@ def coordinator_spec(app: App, image_uri: str) -> FunctionSpec:
     return FunctionSpec(
         key=names.COORDINATOR,
         function_name=names.function_name(app.name, names.COORDINATOR),
-        role_name=names.role_name(app.name, names.COORDINATOR),
+        role_name=naming.role_name(app.name, names.COORDINATOR),
         image_uri=image_uri,
         memory=app.coordinator.memory,
         timeout=app.coordinator.timeout,
@@ -49,7 +50,7 @@ def invoker_spec(app: App, image_uri: str) -> FunctionSpec:
     return FunctionSpec(
         key=names.INVOKER,
         function_name=names.function_name(app.name, names.INVOKER),
-        role_name=names.role_name(app.name, names.INVOKER),
+        role_name=naming.role_name(app.name, names.INVOKER),
         image_uri=image_uri,
         memory=app.coordinator.memory,
         timeout=INVOKER_TIMEOUT,
@@ -67,7 +68,7 @@ def render(app: App, images: Images) -> dict[str, Any]:
     invoker = add_function(template, app, invoker_spec(app, images.coordinator))
     rule = template.add_resource(Rule(
         "CoordinatorSchedule",
-        Name=names.schedule_rule_name(app.name),
+        Name=naming.schedule_rule_name(app.name),
         Description=f"restarts dead coordinator chains of {app.name}",
         ScheduleExpression=SCHEDULE,
         State="ENABLED",

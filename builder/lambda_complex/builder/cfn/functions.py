@@ -20,6 +20,7 @@ from typing import Any
 
 from troposphere import GetAtt, Output, Template
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App, Component
 from lambda_complex.builder.cfn import common, iam
 from lambda_complex.builder.cfn.images import Images
@@ -42,7 +43,7 @@ def function_spec(app: App, component: Component, image_uri: str) -> FunctionSpe
     return FunctionSpec(
         key=component.name,
         function_name=function_name,
-        role_name=names.role_name(app.name, component.name),
+        role_name=naming.role_name(app.name, component.name),
         image_uri=image_uri,
         memory=settings.memory,
         timeout=settings.timeout,
@@ -61,7 +62,7 @@ def render(app: App, images: Images) -> dict[str, Any]:
     for component in app.components:
         function = add_function(template, app,
                                 function_spec(app, component, images.for_component(component.name)))
-        template.add_output(Output(f"{names.logical_id(component.name)}FunctionArn",
+        template.add_output(Output(f"{naming.logical_id(component.name)}FunctionArn",
                                    Value=GetAtt(function, "Arn")))
     rendered: dict[str, Any] = template.to_dict()
     return rendered

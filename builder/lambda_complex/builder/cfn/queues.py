@@ -19,16 +19,16 @@ from typing import Any
 from troposphere import GetAtt, Output, Ref, Template
 from troposphere.sqs import Queue, RedrivePolicy
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common
 from lambda_complex.builder.cfn.common import DLQ, INFLIGHT, INPUT, QueueSpec
-from lambda_complex.runtime import names
 from lambda_complex.runtime.delivery import SQS_MAX_BODY
 from lambda_complex.runtime.inflight import LEASE_MARGIN_S
 
 
 def output_id(spec: QueueSpec, what: str) -> str:
-    return names.logical_id(spec.component, spec.kind, "Queue", what)
+    return naming.logical_id(spec.component, spec.kind, "Queue", what)
 
 
 def _queue(app: App, spec: QueueSpec, dlq: Queue | None) -> Queue:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, coordinator, functions, lint, queues
 from lambda_complex.builder.cfn.images import Images
@@ -62,7 +63,7 @@ def offline_images(app: App, entries: dict[str, Any]) -> Images:
                 and digest.startswith("sha256:")):
             uris[name] = f"{repository}@{digest}"
         else:
-            repo = names.ecr_repository_name(app.name, name)
+            repo = naming.ecr_repository_name(app.name, name)
             uris[name] = f"{PLACEHOLDER_REPOSITORY}/{repo}@{PLACEHOLDER_DIGEST}"
     coordinator_uri = uris.pop(names.COORDINATOR)
     return Images(components=uris, coordinator=coordinator_uri)

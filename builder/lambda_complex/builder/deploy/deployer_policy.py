@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common
 from lambda_complex.builder.images.registry import partition_of
@@ -103,7 +104,7 @@ def deployer_policy(app: App, account: str = "*",
 
     functions = [names.function_name(a, c) for c in
                  (*app.component_names, names.COORDINATOR, names.INVOKER)]
-    roles = sorted({names.role_name(a, c) for c in
+    roles = sorted({naming.role_name(a, c) for c in
                     (*app.component_names, names.COORDINATOR, names.INVOKER)})
     statements = [
         _statement("Stacks", STACK_ACTIONS,
@@ -124,11 +125,11 @@ def deployer_policy(app: App, account: str = "*",
         _statement("ControlParameters", PARAMETER_ACTIONS,
                    [arn("ssm", f"parameter{names.parameter_prefix(a)}*")]),
         _statement("CoordinatorSchedule", RULE_ACTIONS,
-                   [arn("events", f"rule/{names.schedule_rule_name(a)}")]),
+                   [arn("events", f"rule/{naming.schedule_rule_name(a)}")]),
     ]
     if app.deployment.registry == "ecr":
         statements.append(_statement("ImageRepositories", REPOSITORY_ACTIONS, [
-            arn("ecr", f"repository/{names.ecr_repository_name(a, c)}")
+            arn("ecr", f"repository/{naming.ecr_repository_name(a, c)}")
             for c in (*app.component_names, names.COORDINATOR)]))
     if template_bucket:
         bucket = f"{prefix}:s3:::{template_bucket}"

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import yaml
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, limits, render
 from lambda_complex.builder.cfn.images import Images
@@ -101,7 +102,7 @@ def placeholder_images(app: App) -> Images:
     host = f"123456789012.dkr.ecr.{app.deployment.region}.amazonaws.com"
 
     def uri(component: str) -> str:
-        return f"{host}/{names.ecr_repository_name(app.name, component)}@{_PLACEHOLDER_DIGEST}"
+        return f"{host}/{naming.ecr_repository_name(app.name, component)}@{_PLACEHOLDER_DIGEST}"
     return Images(components={c: uri(c) for c in app.component_names},
                   coordinator=uri(COORDINATOR_KEY))
 

@@ -18,8 +18,8 @@ import urllib.parse
 import urllib.request
 from typing import Any, Protocol
 
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.errors import UserError
-from lambda_complex.runtime import names
 
 USERNAME_ENV = "LCBUILD_REGISTRY_USERNAME"
 PASSWORD_ENV = "LCBUILD_REGISTRY_PASSWORD"
@@ -134,7 +134,7 @@ class OciRegistry:
         self._lock = threading.Lock()
 
     def repository(self, app: str, component: str) -> str:
-        path = names.ecr_repository_name(app, component)
+        path = naming.ecr_repository_name(app, component)
         return f"{self.host}/{self.prefix}/{path}" if self.prefix else f"{self.host}/{path}"
 
     def auth_config(self) -> dict[str, str] | None:
@@ -251,7 +251,7 @@ class EcrRegistry:
         return self._authorize()["serveraddress"]
 
     def repository(self, app: str, component: str) -> str:
-        return f"{self.host}/{names.ecr_repository_name(app, component)}"
+        return f"{self.host}/{naming.ecr_repository_name(app, component)}"
 
     def auth_config(self) -> dict[str, str]:
         return dict(self._authorize())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import lambda_complex.runtime
 from lambda_complex.builder.app import compile as app_compile
+from lambda_complex.builder.app import naming
 from lambda_complex.builder.app.model import App, Component
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.images import context, dockerfile
@@ -135,7 +136,7 @@ class SpecBuilder:
         return self._runtimes[platform]
 
     def _local_repository(self, name: str) -> str:
-        return f"{LOCAL_PREFIX}/{names.ecr_repository_name(self.app.name, name)}"
+        return f"{LOCAL_PREFIX}/{naming.ecr_repository_name(self.app.name, name)}"
 
     def component(self, c: Component) -> Job:
         platform = c.lambda_.architecture.docker_platform
