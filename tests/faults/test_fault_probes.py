@@ -84,6 +84,8 @@ def test_one_message_in_50_hanging_dead_letters_only_those(
 
         dead += [json.loads(m["Body"])["data"]["n"] for m in batch]
     assert sorted(dead) == sorted(hanging)  # innocent dead-lettered: 0
+    print(f"\nhanging: {len(hanging)} of {MESSAGES} hang; dead-lettered {sorted(dead)}, "
+          f"innocent dead-lettered {len(set(dead) - hanging)}, lost {got['totals']['lost']}")
 
 
 def test_workers_killed_mid_batch_lose_nothing_and_the_report_agrees(
@@ -108,6 +110,9 @@ def test_workers_killed_mid_batch_lose_nothing_and_the_report_agrees(
     sink_created = got["accounting"]["sink"]["created"] - before["sink"]["created"]
     sink_done = got["accounting"]["sink"]["done"] - before["sink"]["done"]
     assert sink_created == sink_done == len(lines)  # the report counts what the test counted
+    print(f"\nSIGKILL: {kills} workers killed mid-batch; {len(set(lines))}/{len(inputs)} inputs "
+          f"reached the end ({len(lines) - len(set(lines))} duplicates); report: lost "
+          f"{got['totals']['lost']}, sink created {sink_created} = done {sink_done} = test's count")
 
 
 def test_a_rename_under_load_brings_every_message_to_the_renamed_component(
@@ -134,3 +139,6 @@ def test_a_rename_under_load_brings_every_message_to_the_renamed_component(
     assert got["accounting"]["stage"]["queued"] == 0  # its queue was drained into relay's
     moved = got["accounting"]["relay"]["created"]
     assert moved > 0 and got["accounting"]["relay"]["done"] == moved  # what the switchover moved
+    print(f"\nrename under load: {len(inputs)} inputs, {moved} moved by the switchover to relay, "
+          f"all {len(set(int(n) for n in seen.read_text().split()))} reached the end, "
+          f"lost {got['totals']['lost']}")
