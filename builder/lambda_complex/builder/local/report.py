@@ -72,19 +72,28 @@ class Tapped:
     deleted: Mapping[str, int]
 
 
+def wrapper_dead_letters(lines: Iterable[Mapping[str, Any]]) -> int:
+    """Inputs the wrapper itself sent to the dead-letter queue (distinct, from its log lines):
+    what `done` leaves out of the inputs settled. Display only: `lost` never depends on it."""
+    return len({line.get("message_id") for line in lines
+                if line.get("outcome") == "dead_lettered"})
+
+
 def _message_accounting(c: Component, dlq: str, fn: Mapping[str, Any], depth: Depth,
-                        tap: Tapped) -> dict[str, int]:
+                        tap: Tapped, lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     assert c.queue is not None
     made = int(tap.sent.get(c.queue, 0))
     settled = int(tap.deleted.get(c.queue, 0))
-    wrapper_letters = int(tap.sent.get(dlq, 0))
+    # Sent into the dead-letter queue: by the wrapper, or moved there by a switchover from a
+    # renamed component's (both through the tap).
+    sent_to_dlq = int(tap.sent.get(dlq, 0))
     redriven = int(tap.deleted.get(dlq, 0))
     nudges = int(fn.get("dead_lettered", 0))  # Lambda records of failed nudges (not messages)
-    moved = max(depth.dead_lettered - wrapper_letters + redriven - nudges, 0)
+    moved = max(depth.dead_lettered - sent_to_dlq + redriven - nudges, 0)
     missing = made - settled - moved - depth.queued
     return {
         "created": made,
-        "done": settled - wrapper_letters,
+        "done": settled - wrapper_dead_letters(lines),
         "dead_lettered": depth.dead_lettered - nudges,
         "redriven": redriven,
         "queued": depth.queued,
@@ -94,15 +103,14 @@ def _message_accounting(c: Component, dlq: str, fn: Mapping[str, Any], depth: De
     }
 
 
-def _invocation_accounting(dlq: str, fn: Mapping[str, Any], depth: Depth,
-                           tap: Tapped) -> dict[str, int]:
+def _invocation_accounting(dlq: str, fn: Mapping[str, Any], depth: Depth, tap: Tapped,
+                           lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     accepted = int(fn.get("async_accepted", 0))
     queued = int(fn.get("async_in_flight", 0))
     records, dropped = int(fn.get("dead_lettered", 0)), int(fn.get("dropped", 0))
-    wrapper_letters = int(tap.sent.get(dlq, 0))
     return {
         "created": accepted,
-        "done": accepted - queued - records - dropped - wrapper_letters,
+        "done": accepted - queued - records - dropped - wrapper_dead_letters(lines),
         "dead_lettered": depth.dead_lettered,
         "redriven": int(tap.deleted.get(dlq, 0)),
         "queued": queued,
@@ -130,8 +138,9 @@ def build(
         mine = message_lines(lines, c.name)
         depth = depths.get(c.name, Depth(0, 0))
         dlq = dead_letter_queues[c.name]
-        accounting[c.name] = (_message_accounting(c, dlq, fn, depth, tap) if c.kind == MESSAGE
-                              else _invocation_accounting(dlq, fn, depth, tap))
+        accounting[c.name] = (_message_accounting(c, dlq, fn, depth, tap, mine)
+                              if c.kind == MESSAGE
+                              else _invocation_accounting(dlq, fn, depth, tap, mine))
         per[c.name] = {
             "invocations": int(fn.get("invocations", 0)),
             "handled": sum(1 for x in mine if handler_called(x)),
