@@ -7,11 +7,12 @@ results: that is what keeps the call count per message below one.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
-from . import envelope, names, resources
+from . import envelope, log, names, resources
 from .config import EVENT_FROM_MESSAGE, RuntimeConfig
 from .envelope import Envelope, PermanentError
 from .routing import RoutingError, Target
@@ -29,6 +30,21 @@ T = TypeVar("T")
 
 QUEUE = "queue"
 INVOCATION = "invocation"
+DEAD_LETTER = "dead_letter"
+
+# Set to "1" by `lcbuild local invoke`: every would-be send is logged as one `route` line
+# instead of being made, so one component runs alone with no AWS behind it.
+DRY_ROUTING_ENV = "LAMBDA_COMPLEX_DRY_ROUTING"
+ROUTE_EVENT = "route"
+
+
+def dry_routing() -> bool:
+    return os.environ.get(DRY_ROUTING_ENV) == "1"
+
+
+def _log_routes(items: Iterable[tuple[str, str, str]]) -> None:
+    for target, kind, body in items:
+        log.emit(ROUTE_EVENT, target=target, kind=kind, body=body)
 
 
 class MessageTooLarge(PermanentError):
@@ -146,6 +162,9 @@ def _invoke(app: str, item: Outgoing) -> str | None:
 
 def deliver(config: RuntimeConfig, outgoing: Iterable[Outgoing]) -> dict[str, str]:
     """Send everything; returns source_key -> reason for each input with a failed delivery."""
+    if dry_routing():
+        _log_routes((item.target, item.kind, item.body) for item in outgoing)
+        return {}
     by_queue: dict[str, list[Outgoing]] = {}
     failed: dict[str, str] = {}
     for item in outgoing:
@@ -172,6 +191,9 @@ def dead_letter(config: RuntimeConfig, letters: Sequence[DeadLetter]) -> dict[st
     """Send inputs to the component's dead-letter queue with the reason as message attributes.
     Returns key -> reason for letters that could not be sent (their inputs must stay queued)."""
     if not letters:
+        return {}
+    if dry_routing():
+        _log_routes((config.component, DEAD_LETTER, d.body) for d in letters)
         return {}
     queue_name = names.dead_letter_queue_name(config.app, config.component)
     failed: dict[str, str] = {}

@@ -11,12 +11,18 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from . import config as config_mod
-from . import consume, delivery, handling, log, resources, routing
+from . import consume, delivery, envelope, handling, log, resources, routing
 from .config import EVENT_FROM_MESSAGE, RuntimeConfig
-from .envelope import from_event
+from .envelope import Envelope, from_event
+
+# `lcbuild local invoke`'s direct event, `{LOCAL_INVOKE_KEY: {"body": "<one input>"}}`: the
+# input is handled right here instead of being taken from the queue. Honoured only with dry
+# routing on, so a deployed function never treats an outside payload as one.
+LOCAL_INVOKE_KEY = "lc_local_invoke"
 
 
 class LambdaContext(Protocol):
@@ -71,6 +77,8 @@ def reset() -> None:
 
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     loaded = load()
+    if isinstance(event, dict) and LOCAL_INVOKE_KEY in event and delivery.dry_routing():
+        return _local_invoke(loaded, event[LOCAL_INVOKE_KEY], context)
     if loaded.config.own.type == EVENT_FROM_MESSAGE:
         # The event is only a nudge from the coordinator (with the invocation's lease, if it
         # took one): the work is in the queue.
@@ -85,18 +93,51 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return _invocation(loaded, event, context)
 
 
-def _invocation(loaded: _Loaded, event: Any, context: LambdaContext) -> dict[str, Any]:
+def _local_invoke(loaded: _Loaded, request: Any, context: LambdaContext) -> dict[str, Any]:
+    """One input handled as its component handles it (a message body is parsed as a queue
+    message's, any other input as an invocation payload); the answer adds the handler's result."""
+    body = request.get("body") if isinstance(request, dict) else None
+    if not isinstance(body, str):
+        raise ValueError(f"{LOCAL_INVOKE_KEY}.body must be a string (one input's JSON)")
+    results: list[Any] = []
+
+    def capture(data: Any, ctx: Any) -> Any:
+        result = loaded.handler(data, ctx)
+        results.append(result)
+        return result
+
+    def parse() -> Envelope:
+        if loaded.config.own.type == EVENT_FROM_MESSAGE:
+            return envelope.parse(body)
+        return from_event(json.loads(body))
+
+    answer = _invocation(loaded._replace(handler=capture), None, context, parse, lambda: body)
+    # Whatever the handler returned, as JSON (Lambda's answer must be).
+    result = json.loads(json.dumps(results[0], default=str)) if results else None
+    return {**answer, "result": result}
+
+
+def _invocation(
+    loaded: _Loaded,
+    event: Any,
+    context: LambdaContext,
+    parse: Callable[[], Envelope] | None = None,
+    received: Callable[[], str] | None = None,
+) -> dict[str, Any]:
+    """`event` is an invocation payload, unless `parse` reads the input (and `received` gives it
+    back as received, for the dead-letter queue)."""
     config = loaded.config
     key = context.aws_request_id
     h = handling.handle(
-        config, loaded.handler, loaded.routing_function, key, lambda: from_event(event), context
+        config, loaded.handler, loaded.routing_function, key,
+        parse or (lambda: from_event(event)), context,
     )
     if h.outcome in (handling.SUCCEEDED, handling.DIVERTED):
         failures = delivery.deliver(config, h.outgoing)
         if failures:
             h.outcome, h.reason = handling.FAILED, failures[key]
     elif h.outcome == handling.DEAD_LETTER:
-        body = json.dumps(event, default=str)
+        body = received() if received else json.dumps(event, default=str)
         failures = delivery.dead_letter(config, [delivery.DeadLetter(key, body, h.reason or "")])
         if failures:
             h.outcome, h.reason = handling.FAILED, failures[key]

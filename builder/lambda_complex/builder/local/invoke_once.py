@@ -1,0 +1,198 @@
+"""`lcbuild local invoke`: one component, one input, once: no deploy, no emulator.
+
+The component runs as it would in `lcbuild local run` (its built image in a container, or the real
+runtime interface client in a worker process) behind the local Lambda service's Runtime API, with
+dry routing on (`delivery.DRY_ROUTING_ENV`): each would-be send is logged as a `route` line, not
+made. The input reaches the wrapper as its direct local event (`wrapper.LOCAL_INVOKE_KEY`), so a
+message component handles it as one queue message instead of polling a queue.
+
+AWS is out of reach on purpose: AWS clients point at a closed loopback port and carry dummy
+credentials, so a handler that calls AWS fails at once, and nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambda_complex.builder.errors import UserError
+from lambda_complex.builder.local import functions
+from lambda_complex.builder.local.instances import Launcher
+from lambda_complex.builder.local.lambda_service import LambdaService
+from lambda_complex.runtime import delivery, envelope, names
+from lambda_complex.runtime.handling import SUCCEEDED
+from lambda_complex.runtime.wrapper import LOCAL_INVOKE_KEY
+
+if TYPE_CHECKING:
+    from lambda_complex.builder.app.model import App
+
+# Port 9 (discard) on loopback: nothing listens, so an AWS call is refused at once, locally.
+NO_AWS_ENDPOINT = "http://127.0.0.1:9"
+NO_AWS_ENV = {
+    "AWS_ENDPOINT_URL": NO_AWS_ENDPOINT,
+    "AWS_ACCESS_KEY_ID": "local-invoke",
+    "AWS_SECRET_ACCESS_KEY": "local-invoke",
+    "AWS_EC2_METADATA_DISABLED": "true",  # no credential lookup on the network either
+}
+# A container copies its output into the log a moment after the answer; wait this long at most.
+LOG_SETTLE_S = 2.0
+_OUTCOME_EVENT = "message"  # the wrapper's one line per handled input (runtime `log.outcome`)
+
+
+@dataclass(frozen=True)
+class Route:
+    target: str
+    kind: str  # delivery.QUEUE, INVOCATION or DEAD_LETTER
+    body: str  # the envelope it would carry
+
+    @property
+    def data(self) -> Any:
+        """The routed result; for the dead-letter queue, the input as received."""
+        try:
+            value = json.loads(self.body)
+        except ValueError:
+            return self.body
+        if self.kind == delivery.DEAD_LETTER or not isinstance(value, dict):
+            return value
+        return value.get("data")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    component: str
+    ok: bool
+    outcome: str  # the wrapper's: succeeded, diverted, failed, dead_lettered; or the Lambda error
+    result: Any = None
+    error: dict[str, Any] | None = None  # Lambda's error answer (errorType, errorMessage, ...)
+    reason: str | None = None
+    routes: list[Route] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "ok": self.ok,
+            "outcome": self.outcome,
+            "result": self.result,
+            "error": self.error,
+            "reason": self.reason,
+            "routes": [{"target": r.target, "kind": r.kind, "data": r.data} for r in self.routes],
+            "logs": self.logs,
+            "duration_ms": round(self.duration_ms, 1),
+        }
+
+
+def local_event(event: Any) -> dict[str, Any]:
+    """The wrapper's direct local event for one input. Like `lcbuild local run --send`, input
+    from outside gets a fresh envelope, unless it already claims to be one (`lc` key), which the
+    wrapper then checks as it checks a queue message or an invocation payload."""
+    if isinstance(event, dict) and "lc" in event:
+        body = json.dumps(event)
+    else:
+        body = envelope.new(event).to_json()
+    return {LOCAL_INVOKE_KEY: {"body": body}}
+
+
+def function_for(app: App, component: str, images: dict[str, str] | None = None
+                 ) -> functions.FunctionDefinition:
+    """The component's function as `lcbuild local run` defines it, with dry routing on."""
+    if component not in app.component_names:
+        known = ", ".join(app.component_names)
+        raise UserError(f"no component {component!r} in {app.name} (components: {known})")
+    name = names.function_name(app.name, component)
+    fn = next(f for f in functions.from_app(app, images=images) if f.name == name)
+    return replace(fn, environment={**fn.environment, delivery.DRY_ROUTING_ENV: "1"})
+
+
+def container_image(app: App, component: str) -> str:
+    """The component's built image from the build manifest, as `lcbuild local run` uses it."""
+    from lambda_complex.builder.images import manifest
+
+    path = manifest.path_for(app.root)
+    image = functions.local_images(manifest.read(path)).get(component)
+    if image is None:
+        raise UserError(f"{path}: no built image for {component!r}: run `lcbuild images` first "
+                        "(or use --mode process)")
+    return image
+
+
+def run(fn: functions.FunctionDefinition, component: str, event: Any, launcher: Launcher,
+        log_dir: Path | None = None) -> Outcome:
+    """Invoke `fn` once with `event` on a private local Lambda service; stop it; say what
+    happened. `log_dir` keeps the instance log (default: a temporary folder, removed)."""
+    payload = json.dumps(local_event(event)).encode()
+    with tempfile.TemporaryDirectory(prefix="lc-invoke-") as scratch:
+        logs_root = log_dir or Path(scratch)
+        prepare = getattr(launcher, "prepare", None)
+        if prepare is not None:  # process mode: install requirements before the init clock runs
+            prepare([fn], logs_root)
+        started = time.monotonic()
+        with LambdaService([fn], launcher, logs_root, NO_AWS_ENV, upstream=NO_AWS_ENDPOINT,
+                           retry_delays=(0.0,)) as service:
+            status, body, headers = service.invoke(fn.name, payload)
+            duration = (time.monotonic() - started) * 1000
+            if status != 200:
+                raise UserError(f"the local Lambda service refused the event for {component!r}: "
+                                f"{body.decode('utf-8', 'replace')}")
+            log_files = sorted((logs_root / fn.name).glob("*.log"))
+            _wait_for_outcome_line(log_files, LOG_SETTLE_S)
+        text = "".join(p.read_text(encoding="utf-8", errors="replace") for p in log_files)
+    return outcome_of(component, body, "X-Amz-Function-Error" in headers, text.splitlines(),
+                      duration)
+
+
+def _wait_for_outcome_line(paths: Iterable[Path], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    marker = f'"event":"{_OUTCOME_EVENT}"'
+    while time.monotonic() < deadline:
+        if any(marker in p.read_text(encoding="utf-8", errors="replace") for p in paths):
+            return
+        time.sleep(0.02)
+
+
+def _json_line(line: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def outcome_of(component: str, answer: bytes, function_error: bool, lines: list[str],
+               duration_ms: float = 0.0) -> Outcome:
+    """What one invocation did, from Lambda's answer and the instance's log lines (pure)."""
+    routes: list[Route] = []
+    logs: list[str] = []
+    reason: str | None = None
+    recorded: str | None = None
+    for line in lines:
+        record = _json_line(line)
+        if record is not None and record.get("event") == delivery.ROUTE_EVENT:
+            routes.append(Route(str(record.get("target")), str(record.get("kind")),
+                                str(record.get("body"))))
+            continue
+        if record is not None and record.get("event") == _OUTCOME_EVENT:
+            recorded, reason = record.get("outcome"), record.get("reason")
+        logs.append(line)
+    try:
+        value = json.loads(answer or b"null")
+    except ValueError:
+        value = answer.decode("utf-8", "replace")
+    if function_error:
+        error = value if isinstance(value, dict) else {"errorMessage": str(value)}
+        return Outcome(component, False, recorded or str(error.get("errorType", "error")),
+                       error=error, reason=reason, routes=routes, logs=logs,
+                       duration_ms=duration_ms)
+    answered = value if isinstance(value, dict) else {}
+    outcome = recorded or (SUCCEEDED if answered.get("succeeded") else "unknown")
+    # A handler error is a failure here even when a routing function diverted it onwards.
+    return Outcome(component, outcome == SUCCEEDED, outcome,
+                   result=answered.get("result"), reason=reason, routes=routes, logs=logs,
+                   duration_ms=duration_ms)
+
