@@ -139,13 +139,14 @@ def _ca_args() -> list[str]:
     return ["--ca-cert", str(HOST_CA_BUNDLE)] if HOST_CA_BUNDLE.is_file() else []
 
 
-def _local_run(installed: Installed, app_dir: Path, mode: str) -> dict[str, Any]:
+def _local_run(installed: Installed, app_dir: Path, mode: str) -> tuple[dict[str, Any], str]:
+    """The report, and what the run said on stderr."""
     report = app_dir / f"report-{mode}.json"
     sends = [a for i in range(INPUTS) for a in ("--send", f'hello={{"name": "n{i}"}}')]
-    installed.ok(f"local run ({mode})", "lcbuild", "local", "run", "--mode", mode, *sends,
-                 "--until-idle", "--timeout", "240", "--report", str(report), cwd=app_dir)
+    done = installed.ok(f"local run ({mode})", "lcbuild", "local", "run", "--mode", mode, *sends,
+                        "--until-idle", "--timeout", "240", "--report", str(report), cwd=app_dir)
     result: dict[str, Any] = json.loads(report.read_text())
-    return result
+    return result, done.stderr
 
 
 def _check_counts(result: dict[str, Any], mode: str) -> None:
@@ -171,8 +172,17 @@ def test_a_new_application_from_init_to_deploy(
     assert {i["name"]: i["status"] for i in first["images"]} == \
         {"hello": "built", "speed": "built", "coordinator": "built"}
 
-    _check_counts(_local_run(installed, app_dir, "process"), "process")
-    _check_counts(_local_run(installed, app_dir, "container"), "container")
+    result, said = _local_run(installed, app_dir, "process")
+    _check_counts(result, "process")
+    # The first run provisions the emulator into the (empty) cache, saying so once; the next
+    # one finds it there.
+    setting_up = [line for line in said.splitlines() if "setting up the AWS emulator" in line]
+    assert len(setting_up) == 1, said
+    assert "lambda-complex/emulator" in setting_up[0] and "once" in setting_up[0], setting_up
+    assert any((Path(installed.env["XDG_CACHE_HOME"]) / "lambda-complex" / "emulator").iterdir())
+    result, said = _local_run(installed, app_dir, "container")
+    _check_counts(result, "container")
+    assert "setting up the AWS emulator" not in said
 
     again = json.loads(installed.ok("images again", "lcbuild", "images", "--json", *_ca_args(),
                                     cwd=app_dir, extra=build_env).stdout)

@@ -1,6 +1,6 @@
-"""The emulator provisions itself: its pinned environment is made under the user's cache directory
-on first use (real venv, real pip), reused afterwards, and an unreachable package index is one
-clear sentence."""
+"""The emulator provisions itself: its pinned environment is made under the user's cache
+directory on first use and reused afterwards (tests/installed does that from an empty cache, as
+a user would), and an unreachable package index is one clear sentence."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 
 from lambda_complex.builder.local import cache, emulator, emulator_env
-
-from .conftest import missing_real_part
 
 
 def _without_pip_settings() -> dict[str, str]:
@@ -33,38 +31,6 @@ def test_pinned_requirements_pin_every_package_exactly() -> None:
     assert all("==" in line for line in lines), lines
     assert emulator_env.moto_version(emulator_env.pinned()) == "5.2.5"
     assert any(line.startswith("moto[server]==") for line in lines)
-
-
-def test_provisions_into_an_empty_cache_then_reuses_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.delenv(emulator.EMULATOR_ENV, raising=False)
-    assert emulator_env.find() is None
-
-    try:
-        python = emulator.find_moto_server()
-    except emulator.EmulatorNotFound as e:  # no package index from this machine
-        missing_real_part(str(e))
-        raise
-    progress = capsys.readouterr().err.splitlines()
-
-    env = emulator_env.env_dir()
-    assert Path(python) == env / "bin" / "python"
-    assert env.parent == tmp_path / "cache" / "lambda-complex" / "emulator"
-    assert len(progress) == 1 and "setting up the AWS emulator (moto 5.2.5)" in progress[0]
-    assert str(env) in progress[0] and "once" in progress[0]
-    assert sorted(p.name for p in env.parent.iterdir() if not p.name.startswith(".")) == [env.name]
-    with emulator.start() as server:  # the fast launcher, run by the new environment's Python
-        assert server.process.args[:2] == [python, str(emulator.FAST_LAUNCHER)]
-        server.reset()
-
-    # Reuse: found at once, nothing printed, pip never asked (its index is unreachable now).
-    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{_closed_port()}/simple")
-    started = time.monotonic()
-    assert emulator.find_moto_server() == python
-    assert time.monotonic() - started < 1.0
-    assert capsys.readouterr().err == ""
 
 
 def test_an_unreachable_package_index_is_one_sentence(tmp_path: Path) -> None:

@@ -50,10 +50,11 @@ def sceptre_project(app: App, work_dir: Path) -> Path:
 
 
 def deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_path: Path) -> None:
-    """`sceptre launch -y prod` against the emulator (env); its output goes to log_path."""
-    sceptre = Path(sys.executable).with_name("sceptre")
+    """`sceptre launch -y prod` against the emulator (env), by the real sceptre CLI with its
+    status polls shortened (`sceptre_local`); its output goes to log_path."""
     folder = sceptre_project(app, log_path.parent / "deploy")
-    command = [str(sceptre if sceptre.exists() else "sceptre"), "--dir", str(folder)]
+    command = [sys.executable, "-m", "lambda_complex.builder.local.sceptre_local",
+               "--dir", str(folder)]
     with open(log_path, "wb") as log:
         done = subprocess.run(
             [*command, "launch", "-y", "prod"],
