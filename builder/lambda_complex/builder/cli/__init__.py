@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from lambda_complex.builder.cli import app_commands, doctor, images, local, local_invoke, stacks
+from lambda_complex.builder.cli import app_commands, doctor, images, local, stacks
 from lambda_complex.builder.cli import render as render_command
 
 
@@ -28,7 +28,6 @@ cli.add_command(stacks.trace)
 cli.add_command(images.images)
 cli.add_command(render_command.render)
 cli.add_command(local.local)
-local.local.add_command(local_invoke.invoke)  # `lcbuild local invoke`
 cli.add_command(doctor.doctor)
 
 

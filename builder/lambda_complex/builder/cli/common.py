@@ -58,3 +58,18 @@ def report_user_errors(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def default_local_mode(app_root: Path) -> str:
+    """container when a Docker engine answers and the build manifest exists, else process."""
+    from lambda_complex.builder.images import manifest
+
+    if not manifest.path_for(app_root).is_file():
+        return "process"
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return "process"
+    return "container"

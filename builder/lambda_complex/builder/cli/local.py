@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from lambda_complex.builder.cli.common import app_option, load_app, report_user_errors
+from lambda_complex.builder.cli import local_invoke
+from lambda_complex.builder.cli.common import (
+    app_option,
+    default_local_mode,
+    load_app,
+    report_user_errors,
+)
 from lambda_complex.builder.errors import UserError
 
 
@@ -36,21 +42,6 @@ def parse_send(value: str, *, from_file: bool) -> tuple[str, list[Any]]:
         return name, [json.loads(rest)]
     except ValueError as e:
         raise click.BadParameter(f"{name}: not JSON: {e}") from None
-
-
-def default_mode(app_root: Path) -> str:
-    """container when a Docker engine answers and the build manifest exists, else process."""
-    from lambda_complex.builder.images import manifest
-
-    if not manifest.path_for(app_root).is_file():
-        return "process"
-    try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-    except Exception:
-        return "process"
-    return "container"
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -94,7 +85,7 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
     unknown = sorted({name for name, _ in inputs} - set(app.component_names))
     if unknown:
         raise UserError(f"--send: no component {', '.join(map(repr, unknown))} in {app.name}")
-    chosen = mode or default_mode(app.root)
+    chosen = mode or default_local_mode(app.root)
     signal.signal(signal.SIGTERM, _terminate)
     show = progress.Progress()
     idle = True
@@ -216,3 +207,6 @@ def _print_summary(result: dict[str, Any], objects: dict[str, list[str]], idle: 
     totals = result["totals"]
     click.echo(f"sent {totals['sent']}, dead-lettered {totals['dead_lettered']}, "
                f"lost {totals['lost']}" + ("" if idle else " (NOT idle at the timeout)"))
+
+
+local.add_command(local_invoke.invoke)  # `lcbuild local invoke`

@@ -10,8 +10,12 @@ from typing import Any
 
 import click
 
-from lambda_complex.builder.cli.common import app_option, load_app, report_user_errors
-from lambda_complex.builder.cli.local import default_mode
+from lambda_complex.builder.cli.common import (
+    app_option,
+    default_local_mode,
+    load_app,
+    report_user_errors,
+)
 from lambda_complex.builder.errors import UserError
 from lambda_complex.runtime import delivery
 
@@ -56,7 +60,7 @@ def invoke(component: str, app_file: Path, event_text: str, mode: str | None,
 
     app = load_app(app_file)
     event = parse_event(event_text)
-    chosen = mode or default_mode(app.root)
+    chosen = mode or default_local_mode(app.root)
     launcher: Any
     if chosen == "container":
         images = {component: invoke_once.container_image(app, component)}
