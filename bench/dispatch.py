@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lambda_complex.builder.local import testbed
+from lambda_complex.builder.local.run import testbed
 from lambda_complex.runtime import envelope
 
 APP = """\

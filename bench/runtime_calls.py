@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from lambda_complex.builder.local import emulator
+from lambda_complex.builder.local.aws import emulator
 from lambda_complex.runtime import chains, coordinator, envelope, names, resources, wrapper
 from lambda_complex.runtime.config import (
     EVENT_FROM_MESSAGE,

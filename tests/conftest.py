@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from lambda_complex.builder.local import emulator as emulator_mod
+from lambda_complex.builder.local.aws import emulator as emulator_mod
 
 REQUIRE_REAL_PARTS = (
     os.environ.get("LC_REQUIRE_REAL_PARTS") == "1" or os.environ.get("CI") == "true"

@@ -15,7 +15,7 @@ import pytest
 from lambda_complex.builder.app import compile as app_compile
 from lambda_complex.builder.app import load
 from lambda_complex.builder.errors import DefinitionError
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 from lambda_complex.runtime import consume, envelope, invoker, names, resources, wrapper
 from lambda_complex.runtime.config import RuntimeConfig
 

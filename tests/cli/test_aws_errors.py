@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.local import run_files
-from lambda_complex.builder.local.emulator import free_port
+from lambda_complex.builder.local.aws.emulator import free_port
+from lambda_complex.builder.local.run import files as run_files
 from tests.images.conftest import copy_app
 
 # Every command that reads or changes the deployed application (trace: its CloudWatch logs).

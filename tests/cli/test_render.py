@@ -12,7 +12,7 @@ from typing import Any
 
 from lambda_complex.builder.cfn import render as cfn_render
 from lambda_complex.builder.images import manifest
-from lambda_complex.builder.local.emulator import free_port
+from lambda_complex.builder.local.aws.emulator import free_port
 from tests.images.conftest import copy_app
 
 STACKS = ("sitegen-queues", "sitegen-functions", "sitegen-coordinator")

@@ -11,7 +11,7 @@ from types import ModuleType
 import boto3
 import pytest
 
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sitegen"
 BUCKET = "sitegen-example-site"

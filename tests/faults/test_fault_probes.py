@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_complex.builder.local import testbed
+from lambda_complex.builder.local.run import testbed
 from lambda_complex.runtime import names
 
 PROBE_APP = """\

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from lambda_complex.builder.app import load as app_load
-from lambda_complex.builder.images import api
-from lambda_complex.builder.local.emulator import free_port
+from lambda_complex.builder.images import pipeline as api
+from lambda_complex.builder.local.aws.emulator import free_port
 from tests.conftest import missing_real_part
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.images import api, build
+from lambda_complex.builder.images import build
+from lambda_complex.builder.images import pipeline as api
 from lambda_complex.builder.images.build import Engine
 from lambda_complex.builder.images.specs import CA_CERT_ENV
 

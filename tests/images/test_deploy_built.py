@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 
 from lambda_complex.builder.images import manifest
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 from lambda_complex.runtime import names
 from tests.images.conftest import ROOT, Built
 

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from lambda_complex.builder.images import registry
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 
 
 def test_ensure_repository_enforces_immutable_scanned_and_expiring(aws: Emulator) -> None:

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.images import api, manifest
+from lambda_complex.builder.images import manifest
+from lambda_complex.builder.images import pipeline as api
 from lambda_complex.runtime import config
 from tests.images.conftest import Built, Registry, copy_app
 from tests.images.runtime_api import RuntimeApi

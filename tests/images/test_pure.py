@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from lambda_complex.builder.app import load as app_load
-from lambda_complex.builder.images import context, dockerfile, manifest, plan, registry
-from lambda_complex.builder.images.plan import Action, Facts, ImageSpec
+from lambda_complex.builder.images import context, dockerfile, manifest, registry
+from lambda_complex.builder.images import decisions as plan
+from lambda_complex.builder.images.decisions import Action, Facts, ImageSpec
 from lambda_complex.builder.images.specs import SpecBuilder
 from tests.images.conftest import copy_app
 

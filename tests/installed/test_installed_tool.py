@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 from tests.images.conftest import HOST_CA_BUNDLE, Registry
 
 ROOT = Path(__file__).resolve().parents[2]

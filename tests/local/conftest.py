@@ -12,9 +12,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from lambda_complex.builder.local.functions import FunctionDefinition
-from lambda_complex.builder.local.lambda_service import LambdaService
-from lambda_complex.builder.local.workers import ProcessLauncher
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.service import LambdaService
+from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
 from tests.conftest import missing_real_part
 
 # The example application built by `lcbuild images` once per session, shared with tests/images.

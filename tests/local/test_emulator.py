@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from lambda_complex.builder.local import emulator
+from lambda_complex.builder.local.aws import emulator
 
 from .conftest import missing_real_part
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_complex.builder.local import cache, emulator, emulator_env
+from lambda_complex.builder.local import cache
+from lambda_complex.builder.local.aws import emulator, emulator_env
 
 
 def _without_pip_settings() -> dict[str, str]:
@@ -43,7 +44,7 @@ def test_an_unreachable_package_index_is_one_sentence(tmp_path: Path) -> None:
     }
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "lambda_complex.builder.local.emulator", "--provision"],
+        [sys.executable, "-m", "lambda_complex.builder.local.aws.emulator", "--provision"],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import boto3
 
 from lambda_complex.builder.app import load
-from lambda_complex.builder.local import functions
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
+from lambda_complex.builder.local.lambda_service import functions
 from lambda_complex.runtime import envelope
 
 from .conftest import MakeService, lambda_client

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import boto3
 
-from lambda_complex.builder.local.emulator import Emulator
-from lambda_complex.builder.local.functions import FunctionDefinition, queue_arn
+from lambda_complex.builder.local.aws.emulator import Emulator
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition, queue_arn
 
 from .conftest import MakeService, lambda_client
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from lambda_complex.builder.local.containers import ContainerLauncher
-from lambda_complex.builder.local.functions import FunctionDefinition
-from lambda_complex.builder.local.lambda_service import LambdaService
+from lambda_complex.builder.local.lambda_service.containers import ContainerLauncher
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.service import LambdaService
 
 from .conftest import HANDLERS, lambda_client, missing_real_part
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from lambda_complex.builder.local import run_files
+from lambda_complex.builder.local.run import files as run_files
 
 LCBUILD = str(Path(sys.executable).with_name("lcbuild"))
 APP = """\

@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 
 from lambda_complex.builder.app import load
-from lambda_complex.builder.local import functions
-from lambda_complex.builder.local.emulator import Emulator
-from lambda_complex.builder.local.functions import FunctionDefinition
+from lambda_complex.builder.local.aws.emulator import Emulator
+from lambda_complex.builder.local.lambda_service import functions
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -20,9 +20,11 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.local import emulator as emulator_mod
-from lambda_complex.builder.local import identities, moto_iam, testbed
-from lambda_complex.builder.local.functions import FunctionDefinition
+from lambda_complex.builder.local.aws import emulator as emulator_mod
+from lambda_complex.builder.local.aws import identities
+from lambda_complex.builder.local.aws.emulator_server import moto_iam
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.builder.local.run import testbed
 from lambda_complex.runtime import names
 
 from .conftest import MakeService, lambda_client, missing_real_part

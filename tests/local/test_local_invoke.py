@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_complex.builder.local.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
 
 from .conftest import MakeService, lambda_client
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.local import invoke_once
-from lambda_complex.builder.local.workers import ProcessLauncher
+from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
+from lambda_complex.builder.local.run import invoke_once
 from lambda_complex.runtime import delivery
 from tests.images.conftest import Built, copy_app
 

@@ -9,8 +9,8 @@ import json
 import time
 from pathlib import Path
 
-from lambda_complex.builder.local import loop_detection
-from lambda_complex.builder.local.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service import loop_detection
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
 
 from .conftest import MakeService, lambda_client
 

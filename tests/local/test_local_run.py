@@ -15,8 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.local import emulator as emulator_mod
-from lambda_complex.builder.local import progress, report, run_files, testbed
+from lambda_complex.builder.local.aws import emulator as emulator_mod
+from lambda_complex.builder.local.run import files as run_files
+from lambda_complex.builder.local.run import live_view as progress
+from lambda_complex.builder.local.run import report, testbed
 from lambda_complex.runtime import chains
 from tests.images.conftest import Built
 

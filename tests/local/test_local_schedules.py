@@ -9,9 +9,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from lambda_complex.builder.local.emulator import Emulator
-from lambda_complex.builder.local.functions import FunctionDefinition
-from lambda_complex.builder.local.schedules import Scheduler, rate_seconds
+from lambda_complex.builder.local.aws.emulator import Emulator
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.schedules import Scheduler, rate_seconds
 
 from .conftest import MakeService
 

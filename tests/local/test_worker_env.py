@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from lambda_complex.builder.local import cache, lambda_service, worker_env
-from lambda_complex.builder.local.functions import FunctionDefinition
+from lambda_complex.builder.local import cache
+from lambda_complex.builder.local.lambda_service import service as lambda_service
+from lambda_complex.builder.local.lambda_service import worker_env
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
 
 from .conftest import lambda_client
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.local.functions import FunctionDefinition
-from lambda_complex.builder.local.lambda_service import LambdaService
-from lambda_complex.builder.local.workers import ProcessLauncher
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.service import LambdaService
+from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
 
 from .conftest import MakeService, lambda_client
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rt_support import FakeContext, LambdaStub, Runtime
 
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 from lambda_complex.runtime import coordinator, resources, wrapper
 
 

@@ -82,7 +82,7 @@ def test_generation_dispatches_heartbeats_and_continues(
 
 
 def pause(rt: Runtime, value: str) -> None:
-    """What `lcbuild pause` / `resume` write (the builder's deploy/control.py)."""
+    """What `lcbuild pause` / `resume` write (the builder's deploy/pause.py)."""
     rt.ssm.put_parameter(Name=names.control_parameter_name(APP), Value=value, Type="String",
                          Overwrite=True)
 

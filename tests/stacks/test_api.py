@@ -9,7 +9,7 @@ import pytest
 
 from lambda_complex.builder import api
 from lambda_complex.builder.errors import UserError
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 from tests.stacks.conftest import push_repositories
 
 

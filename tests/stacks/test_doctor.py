@@ -19,7 +19,7 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, limits, render
 from lambda_complex.builder.cli import cli
 from lambda_complex.builder.deploy import deployer_policy, doctor
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 from tests.app.conftest import valid, write_app_tree
 from tests.stacks.conftest import fake_images, push_repositories
 

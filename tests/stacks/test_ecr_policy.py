@@ -7,7 +7,7 @@ import json
 import boto3
 
 from lambda_complex.builder.images import registry
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 
 
 def test_ensure_repository_lets_this_accounts_functions_pull(aws: Emulator) -> None:

@@ -10,10 +10,11 @@ import pytest
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn.common import QueueSpec
-from lambda_complex.builder.deploy import images, plan
+from lambda_complex.builder.deploy import images
+from lambda_complex.builder.deploy import switchover_plan as plan
 from lambda_complex.builder.deploy.aws import Parameter, parse_template
-from lambda_complex.builder.deploy.plan import Counts, DeployedQueue
 from lambda_complex.builder.deploy.status import chain_summary
+from lambda_complex.builder.deploy.switchover_plan import Counts, DeployedQueue
 from lambda_complex.builder.images import manifest
 
 

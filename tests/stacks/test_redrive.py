@@ -12,7 +12,7 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy.aws import Aws
 from lambda_complex.builder.deploy.redrive import invocation_payload, is_lambda_record, redrive
 from lambda_complex.builder.errors import UserError
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 
 
 def test_the_event_of_a_lambda_on_failure_record() -> None:

@@ -21,7 +21,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from lambda_complex.builder.cli import cli
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 from tests.stacks.conftest import push_repositories, write_manifest
 
 pytestmark = pytest.mark.emulator

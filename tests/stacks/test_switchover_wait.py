@@ -12,9 +12,10 @@ import yaml
 
 from lambda_complex.builder.app import load
 from lambda_complex.builder.app.model import App
-from lambda_complex.builder.deploy import plan, switchover
+from lambda_complex.builder.deploy import switchover
+from lambda_complex.builder.deploy import switchover_plan as plan
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 from lambda_complex.runtime.inflight import LEASE_MARGIN_S
 
 from .conftest import ROOT

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cli import cli
 from lambda_complex.builder.deploy import trace
-from lambda_complex.builder.local.emulator import Emulator
+from lambda_complex.builder.local.aws.emulator import Emulator
 
 from .conftest import ROOT
 

@@ -21,8 +21,8 @@ from typing import Any
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.errors import DefinitionError, FieldError, UserError
-from lambda_complex.builder.images.api import Options as BuildOptions
-from lambda_complex.builder.images.api import Result as BuildResult
+from lambda_complex.builder.images.pipeline import Options as BuildOptions
+from lambda_complex.builder.images.pipeline import Result as BuildResult
 
 __all__ = ["BuildOptions", "BuildResult", "build", "deploy", "load", "run_locally", "validate"]
 
@@ -42,7 +42,7 @@ def validate(path: str | Path = app_load.DEFAULT_FILE) -> list[FieldError]:
 
 def build(app: App, **options: Any) -> BuildResult:
     """`lcbuild images`: options as BuildOptions' fields (push, registry, jobs, dry_run, ...)."""
-    from lambda_complex.builder.images.api import build_images
+    from lambda_complex.builder.images.pipeline import build_images
 
     return build_images(app, BuildOptions(**options))
 
@@ -65,7 +65,7 @@ def deploy(app: App, stack_group: str = "prod", env: dict[str, str] | None = Non
 
 def run_locally(app_path: str | Path, mode: str = "process", **options: Any) -> Any:
     """The testbed of `lcbuild local run` (a context manager: started on enter, stopped on
-    exit). Returns `lambda_complex.builder.local.testbed.Testbed`."""
-    from lambda_complex.builder.local.testbed import Testbed
+    exit). Returns `lambda_complex.builder.local.run.testbed.Testbed`."""
+    from lambda_complex.builder.local.run.testbed import Testbed
 
     return Testbed(Path(app_path), mode, **options)  # type: ignore[arg-type]

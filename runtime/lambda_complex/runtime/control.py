@@ -6,7 +6,7 @@ needs no set-up step). Any other value stops dispatching: `paused` (`lcbuild pau
 coordinators never dispatch at once). While stopped the chains keep their heartbeats; queued
 messages stay queued.
 The values are the contract: the coordinator reads them here, the builder writes them
-(`lcbuild pause/resume`, deploy/control.py; the switchover, deploy/plan.py).
+(`lcbuild pause/resume`, deploy/pause.py; the switchover, deploy/switchover_plan.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`lcbuild images`: build (and push) every component image that changed, skip the rest, and
-write the build manifest. Thin: parse, call `images.api.build_images`, print."""
+write the build manifest. Thin: parse, call `images.pipeline.build_images`, print."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from lambda_complex.builder.cli.common import app_option, load_app, report_user_
 from lambda_complex.builder.images import dockerfile
 
 if TYPE_CHECKING:  # the Docker SDK costs ~0.2 s of start-up: only `lcbuild images` pays it
-    from lambda_complex.builder.images import api
+    from lambda_complex.builder.images import pipeline as api
 
 
 @click.command()
@@ -41,7 +41,8 @@ def images(app_file: Path, push: bool, registry: str | None, jobs: int | None, d
            base_image: str | None, ca_certs: tuple[Path, ...], as_json: bool) -> None:
     """Build the component images (content-addressed) and the coordinator image."""
     app = load_app(app_file)
-    from lambda_complex.builder.images import api, progress
+    from lambda_complex.builder.images import pipeline as api
+    from lambda_complex.builder.images import progress
 
     reporter = progress.NullReporter() if dry_run else progress.for_terminal()
     result = api.build_images(app, api.Options(

@@ -77,7 +77,9 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
         no_iam: bool) -> None:
     """Deploy to the embedded AWS emulator, run, print what happened; exit 1 if anything is
     lost (or, with --until-idle, if it never went idle)."""
-    from lambda_complex.builder.local import progress, stack_group, testbed
+    from lambda_complex.builder.local.aws import stack_group
+    from lambda_complex.builder.local.run import live_view as progress
+    from lambda_complex.builder.local.run import testbed
 
     app = load_app(app_file)
     inputs = [parse_send(v, from_file=False) for v in sends]
@@ -124,7 +126,8 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
 def _redeploy_on_hangup(tb: Any) -> Any:
     """SIGHUP (sent by `lcbuild local deploy`) makes the run apply the definition on disk; the
     returned function does it between two ticks, in this thread, and records the outcome."""
-    from lambda_complex.builder.local import run_files, stack_group
+    from lambda_complex.builder.local.aws import stack_group
+    from lambda_complex.builder.local.run import files as run_files
 
     asked = threading.Event()
     signal.signal(signal.SIGHUP, lambda signum, frame: asked.set())
@@ -159,7 +162,7 @@ def deploy(app_file: Path, timeout: float) -> None:
     stack group and switchover as a deploy to AWS (renamed components' messages move along)."""
     import os
 
-    from lambda_complex.builder.local import run_files
+    from lambda_complex.builder.local.run import files as run_files
 
     app = load_app(app_file)  # a definition that does not load is refused here, nothing sent
     endpoints = run_files.read_json(run_files.endpoint_path(app.root))

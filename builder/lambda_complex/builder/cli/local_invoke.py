@@ -56,7 +56,7 @@ def invoke(component: str, app_file: Path, event_text: str, mode: str | None,
     results are shown, not delivered. AWS is out of reach (a closed loopback endpoint, dummy
     credentials): a handler that calls AWS itself fails. Exit 0 when the handler succeeded,
     1 when it failed (or its input was dead-lettered)."""
-    from lambda_complex.builder.local import invoke_once
+    from lambda_complex.builder.local.run import invoke_once
 
     app = load_app(app_file)
     event = parse_event(event_text)
@@ -67,7 +67,7 @@ def invoke(component: str, app_file: Path, event_text: str, mode: str | None,
         fn = invoke_once.function_for(app, component, images)
         launcher = _container_launcher()
     else:
-        from lambda_complex.builder.local.workers import ProcessLauncher
+        from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
 
         fn = invoke_once.function_for(app, component)
         launcher = ProcessLauncher()
@@ -80,7 +80,7 @@ def invoke(component: str, app_file: Path, event_text: str, mode: str | None,
 
 
 def _container_launcher() -> Any:
-    from lambda_complex.builder.local.containers import ContainerLauncher
+    from lambda_complex.builder.local.lambda_service.containers import ContainerLauncher
 
     try:
         import docker

@@ -29,7 +29,7 @@ def _aws(app: App, local: bool) -> Aws:
     import boto3
 
     from lambda_complex.builder.deploy.aws import Aws  # boto3 only for commands that need it
-    from lambda_complex.builder.local.run_files import endpoint_path
+    from lambda_complex.builder.local.run.files import endpoint_path
 
     if not local:
         return Aws(app.deployment.region)
@@ -67,7 +67,7 @@ def status(app_file: Path, as_json: bool, local: bool) -> None:
 
 
 def _set_dispatch(app_file: Path, local: bool, value: str) -> None:
-    from lambda_complex.builder.deploy import control
+    from lambda_complex.builder.deploy import pause as control
 
     app = load_app(app_file)
     before, after = control.set_state(app, _aws(app, local), value)
@@ -136,7 +136,7 @@ def trace(app_file: Path, trace_id: str, since_minutes: int, as_json: bool, loca
 
     app = load_app(app_file)
     if local:
-        from lambda_complex.builder.local import run_files
+        from lambda_complex.builder.local.run import files as run_files
 
         found = trace_mod.steps(run_files.LogTail(run_files.log_dir(app)).poll(), trace_id)
     else:

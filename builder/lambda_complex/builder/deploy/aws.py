@@ -16,7 +16,7 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambda_complex.builder.deploy.plan import Counts
+from lambda_complex.builder.deploy.switchover_plan import Counts
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

@@ -26,9 +26,9 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, queues
-from lambda_complex.builder.deploy import plan as planning
+from lambda_complex.builder.deploy import switchover_plan as planning
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.builder.deploy.plan import Counts, DeployedQueue, SwitchoverPlan
+from lambda_complex.builder.deploy.switchover_plan import Counts, DeployedQueue, SwitchoverPlan
 from lambda_complex.builder.errors import UserError
 from lambda_complex.runtime import names
 

@@ -5,7 +5,7 @@ line per input it handled (`"event": "message"`, with the trace id and the outco
 is those lines from every component's log, in time order: where the input went, what became of
 it at each step, and why if it failed. They come from CloudWatch Logs (the functions' log groups,
 `/aws/lambda/<function>`), or with `--local` from the log files of the last `lcbuild local run`
-(read by the run package, `local.run_files`, and passed to `steps`).
+(read by the run package, `local.run.files`, and passed to `steps`).
 """
 
 from __future__ import annotations

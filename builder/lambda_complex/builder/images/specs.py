@@ -20,7 +20,7 @@ from lambda_complex.builder.app.model import App, Component
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.images import context, dockerfile
 from lambda_complex.builder.images.context import Entry
-from lambda_complex.builder.images.plan import ImageSpec
+from lambda_complex.builder.images.decisions import ImageSpec
 from lambda_complex.runtime import config, names
 
 LOCAL_PREFIX = "lambda-complex"

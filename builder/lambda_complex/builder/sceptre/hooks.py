@@ -28,7 +28,7 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, render
 from lambda_complex.builder.deploy import doctor, images, switchover
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.builder.deploy.plan import DeployedQueue
+from lambda_complex.builder.deploy.switchover_plan import DeployedQueue
 from lambda_complex.builder.sceptre import project
 from lambda_complex.builder.sceptre.errors import LambdaComplexError, as_sceptre_errors
 

@@ -82,7 +82,7 @@ def pip_command() -> list[str]:
     environment's pip acting on this interpreter (`pip --python`)."""
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip"]
-    from lambda_complex.builder.local import emulator_env
+    from lambda_complex.builder.local.aws import emulator_env
 
     return [str(emulator_env.provision()), "-m", "pip", "--python", sys.executable]
 

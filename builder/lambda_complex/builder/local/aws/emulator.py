@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambda_complex.builder.errors import UserError
-from lambda_complex.builder.local import emulator_env
+from lambda_complex.builder.local.aws import emulator_env
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"
@@ -92,7 +92,7 @@ class Emulator:
         self.stop()
 
 
-FAST_LAUNCHER = Path(__file__).with_name("moto_server_fast.py")
+FAST_LAUNCHER = Path(__file__).parent / "emulator_server" / "serve.py"
 
 
 def server_command(executable: str, fast: bool = True) -> list[str]:
@@ -142,9 +142,9 @@ def start(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m lambda_complex.builder.local.emulator [--provision]`: make the emulator's
+    """`python -m lambda_complex.builder.local.aws.emulator [--provision]`: make the emulator's
     environment and print its Python (`--provision`), or run the emulator until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m lambda_complex.builder.local.emulator")
+    parser = argparse.ArgumentParser(prog="python -m lambda_complex.builder.local.aws.emulator")
     parser.add_argument("--provision", action="store_true",
                         help="only make (or find) the emulator's environment; print its Python")
     args = parser.parse_args(argv)

@@ -53,7 +53,7 @@ def deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_path: 
     """`sceptre launch -y prod` against the emulator (env), by the real sceptre CLI with its
     status polls shortened (`sceptre_local`); its output goes to log_path."""
     folder = sceptre_project(app, log_path.parent / "deploy")
-    command = [sys.executable, "-m", "lambda_complex.builder.local.sceptre_local",
+    command = [sys.executable, "-m", "lambda_complex.builder.local.aws.sceptre_local",
                "--dir", str(folder)]
     with open(log_path, "wb") as log:
         done = subprocess.run(

@@ -18,10 +18,11 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.errors import UserError
-from lambda_complex.builder.images import build, context, dockerfile, manifest, plan
+from lambda_complex.builder.images import build, context, dockerfile, manifest
+from lambda_complex.builder.images import decisions as plan
 from lambda_complex.builder.images import registry as registry_mod
 from lambda_complex.builder.images.build import BuildError, Engine
-from lambda_complex.builder.images.plan import Action, Facts, Plan, PlannedImage
+from lambda_complex.builder.images.decisions import Action, Facts, Plan, PlannedImage
 from lambda_complex.builder.images.progress import NullReporter, Reporter
 from lambda_complex.builder.images.specs import Job, SpecBuilder, Stage, ca_entries, ca_sources
 from lambda_complex.runtime import names

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambda_complex.builder.local.emulator import ACCOUNT_ID, REGION
-from lambda_complex.builder.local.loop_detection import ALLOW, TERMINATE
+from lambda_complex.builder.local.aws.emulator import ACCOUNT_ID, REGION
+from lambda_complex.builder.local.lambda_service.loop_detection import ALLOW, TERMINATE
 from lambda_complex.runtime import names
 
 if TYPE_CHECKING:

@@ -23,12 +23,20 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 
-from lambda_complex.builder.local import identities, loop_detection
-from lambda_complex.builder.local.destinations import Destinations
-from lambda_complex.builder.local.functions import FunctionDefinition, function_name_from
-from lambda_complex.builder.local.instances import Launcher
-from lambda_complex.builder.local.pool import FunctionPool
-from lambda_complex.builder.local.runtime_api import Invocation, QuietServer, write_response
+from lambda_complex.builder.local.aws import identities
+from lambda_complex.builder.local.lambda_service import loop_detection
+from lambda_complex.builder.local.lambda_service.destinations import Destinations
+from lambda_complex.builder.local.lambda_service.functions import (
+    FunctionDefinition,
+    function_name_from,
+)
+from lambda_complex.builder.local.lambda_service.instances import Launcher
+from lambda_complex.builder.local.lambda_service.pool import FunctionPool
+from lambda_complex.builder.local.lambda_service.runtime_api import (
+    Invocation,
+    QuietServer,
+    write_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -363,13 +371,13 @@ def start_service(
     launcher: Launcher
     functions = list(functions)
     if mode == "process":
-        from lambda_complex.builder.local.workers import ProcessLauncher
+        from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
 
         process_launcher = ProcessLauncher()
         process_launcher.prepare(functions, log_dir)  # requirements installed before any start
         launcher = process_launcher
     else:
-        from lambda_complex.builder.local.containers import ContainerLauncher
+        from lambda_complex.builder.local.lambda_service.containers import ContainerLauncher
 
         launcher = ContainerLauncher()
     return LambdaService(functions, launcher, log_dir, aws_env, **options).start()

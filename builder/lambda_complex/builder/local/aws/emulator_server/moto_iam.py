@@ -1,5 +1,5 @@
 """moto's IAM enforcement, made to decide as AWS does. Run inside the emulator's own Python by
-`moto_server_fast` (so: moto and the standard library only, moto imported where used).
+`serve.py` beside it (so: moto and the standard library only, moto imported where used).
 
 With enforcement on (`POST /moto-api/reset-auth` with `0`), moto authorizes each call as
 `<service>:<operation>` on one resource. `authorization` corrects what AWS authorizes differently

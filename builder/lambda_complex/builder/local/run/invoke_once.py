@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambda_complex.builder.errors import UserError
-from lambda_complex.builder.local import functions
-from lambda_complex.builder.local.instances import Launcher
-from lambda_complex.builder.local.lambda_service import LambdaService
+from lambda_complex.builder.local.lambda_service import functions
+from lambda_complex.builder.local.lambda_service.instances import Launcher
+from lambda_complex.builder.local.lambda_service.service import LambdaService
 from lambda_complex.runtime import delivery, envelope, names
 from lambda_complex.runtime.handling import SUCCEEDED
 from lambda_complex.runtime.wrapper import LOCAL_INVOKE_KEY

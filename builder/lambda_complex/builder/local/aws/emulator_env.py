@@ -3,7 +3,7 @@
 cache directory and reused afterwards.
 
 moto[server] cannot share the tool's environment: sceptre pins jsonschema<3.3 while moto's server
-needs jsonschema 4. And only the pinned moto is known to work with `moto_server_fast.py`, which
+needs jsonschema 4. And only the pinned moto is known to work with `emulator_server/serve.py`, which
 patches moto's internals, so an arbitrary moto_server found on PATH is not used.
 """
 

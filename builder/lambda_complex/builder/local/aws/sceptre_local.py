@@ -4,7 +4,7 @@ Sceptre sleeps 4 s after every stack status check (2 s for a change set): right 
 CloudFormation, where a stack takes minutes, but against the emulator, whose stack operations are
 done within the call, that sleep is all a local deploy waits for (three stacks: 12 s). Here the
 same CLI runs (`sceptre.cli.cli`, the same plugins and hooks), its stack actions sleeping at most
-POLL_S between checks. Run as `python -m lambda_complex.builder.local.sceptre_local ARGS...`.
+POLL_S between checks. Run as `python -m lambda_complex.builder.local.aws.sceptre_local ARGS...`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, TextIO
 
-from lambda_complex.builder.local import report
+from lambda_complex.builder.local.run import report
 
 
 class Row(NamedTuple):

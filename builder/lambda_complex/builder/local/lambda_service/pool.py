@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from lambda_complex.builder.local import start_failures
-from lambda_complex.builder.local.functions import FunctionDefinition
-from lambda_complex.builder.local.instances import Instance, Launcher, error_body
-from lambda_complex.builder.local.loop_detection import STOPPED
-from lambda_complex.builder.local.runtime_api import Invocation
+from lambda_complex.builder.local.lambda_service import start_failures
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.instances import Instance, Launcher, error_body
+from lambda_complex.builder.local.lambda_service.loop_detection import STOPPED
+from lambda_complex.builder.local.lambda_service.runtime_api import Invocation
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from lambda_complex.builder.local import worker_env
-from lambda_complex.builder.local.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service import worker_env
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
 from lambda_complex.runtime.config import CONFIG_FILE_NAME, CONFIG_PATH_ENV
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

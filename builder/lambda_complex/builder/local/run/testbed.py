@@ -28,21 +28,17 @@ from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.app.model import App, ComponentType
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.images import manifest
-from lambda_complex.builder.local import emulator as emulator_mod
-from lambda_complex.builder.local import (
-    functions,
-    identities,
-    lambda_service,
-    report,
-    schedules,
-    sqs_tap,
-)
-from lambda_complex.builder.local.run_files import LogTail, endpoint_path, local_dir
-from lambda_complex.builder.local.stack_group import (
+from lambda_complex.builder.local.aws import emulator as emulator_mod
+from lambda_complex.builder.local.aws import identities, sqs_tap
+from lambda_complex.builder.local.aws.stack_group import (
     deploy,
     role_buckets,
     write_placeholder_manifest,
 )
+from lambda_complex.builder.local.lambda_service import functions, schedules
+from lambda_complex.builder.local.lambda_service import service as lambda_service
+from lambda_complex.builder.local.run import report
+from lambda_complex.builder.local.run.files import LogTail, endpoint_path, local_dir
 from lambda_complex.runtime import envelope, names, resources
 
 Mode = Literal["process", "container"]
@@ -75,7 +71,7 @@ def components_of(app: App) -> list[report.Component]:
 def _quietly(action: Callable[[], None]) -> None:
     """Run `action` with the Lambda service's error logs muted: executions cut short by the
     stop (a coordinator generation is always running) are expected, not worth a traceback."""
-    muted = (lambda_service.__name__, "lambda_complex.builder.local.pool")
+    muted = (lambda_service.__name__, "lambda_complex.builder.local.lambda_service.pool")
     loggers = [logging.getLogger(n) for n in muted]
     levels = [lg.level for lg in loggers]
     for lg in loggers:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_complex.builder.local.functions import function_name_from
+from lambda_complex.builder.local.lambda_service.functions import function_name_from
 
 log = logging.getLogger(__name__)
 

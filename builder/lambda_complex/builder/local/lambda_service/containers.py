@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lambda_complex.builder.local.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
 
 TMP_SIZE = "512m"  # Lambda's default ephemeral storage
 

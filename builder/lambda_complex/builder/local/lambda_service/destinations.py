@@ -11,11 +11,11 @@ from typing import Any
 
 import boto3
 
-from lambda_complex.builder.local.functions import FunctionDefinition
-from lambda_complex.builder.local.pool import destination_record
-from lambda_complex.builder.local.runtime_api import Invocation
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.pool import destination_record
+from lambda_complex.builder.local.lambda_service.runtime_api import Invocation
 
-log = logging.getLogger("lambda_complex.builder.local.lambda_service")
+log = logging.getLogger("lambda_complex.builder.local.lambda_service.service")
 
 
 class Destinations:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_complex.builder.local.runtime_api import Invocation
+from lambda_complex.builder.local.lambda_service.runtime_api import Invocation
 
 # Failures before the handler that say nothing about the function: the service stopping it, or
 # the service's own fault.

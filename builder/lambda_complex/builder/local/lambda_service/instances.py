@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from lambda_complex.builder.local.functions import FunctionDefinition
-from lambda_complex.builder.local.runtime_api import Invocation, RuntimeApi
+from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.builder.local.lambda_service.runtime_api import Invocation, RuntimeApi
 
 _POLL = 0.05  # how often a running execution is checked for crash, timeout and memory
 _TAIL_BYTES = 4096  # what Invoke's LogType=Tail returns, as in Lambda
