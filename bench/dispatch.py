@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_complex.builder.local.run import testbed
-from lambda_complex.runtime import envelope
+from lambda_complex.runtime import protocol
 
 APP = """\
 name: bench
@@ -87,7 +87,7 @@ def run(n: int, c: int, t: float, min_interval: int) -> dict[str, Any]:
         assert bed.tap is not None
         sqs = bed.client("sqs", bed.tap.url)
         url = bed.queue_url("bench-work")
-        body = envelope.new({"t": t}).to_json()
+        body = protocol.new_envelope({"t": t}).to_json()
         start = time.time()
         for first in range(0, n, 10):
             entries = [{"Id": str(i), "MessageBody": body} for i in range(min(10, n - first))]

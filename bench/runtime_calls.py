@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 
 from lambda_complex.builder.local.aws import emulator
-from lambda_complex.runtime import chains, coordinator, envelope, names, resources, wrapper
+from lambda_complex.runtime import chains, coordinator, names, protocol, resources, wrapper
 from lambda_complex.runtime.config import (
     EVENT_FROM_MESSAGE,
     ComponentConfig,
@@ -180,7 +180,7 @@ def drive(
     url = sqs.get_queue_url(QueueName=names.queue_name(APP, "a"))["QueueUrl"]
     for start in range(0, messages, 10):
         entries = [
-            {"Id": str(i), "MessageBody": envelope.new({"n": i}).to_json()}
+            {"Id": str(i), "MessageBody": protocol.new_envelope({"n": i}).to_json()}
             for i in range(start, min(messages, start + 10))
         ]
         sqs.send_message_batch(QueueUrl=url, Entries=entries)

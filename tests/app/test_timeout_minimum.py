@@ -16,7 +16,7 @@ from lambda_complex.builder.app import compile as app_compile
 from lambda_complex.builder.app import load
 from lambda_complex.builder.errors import DefinitionError
 from lambda_complex.builder.local.aws.emulator import Emulator
-from lambda_complex.runtime import consume, envelope, invoker, names, resources, wrapper
+from lambda_complex.runtime import consume, names, protocol, resources, wrapper
 from lambda_complex.runtime.config import RuntimeConfig
 
 DEFINITION = """
@@ -63,12 +63,12 @@ def _invoke(root: Path, config: RuntimeConfig, timeout_s: int,
                   names.inflight_queue_name("tmin", "work")):
         sqs.create_queue(QueueName=queue)
     url = sqs.create_queue(QueueName=names.queue_name("tmin", "work"))["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody=envelope.new({"n": 1}).to_json())
+    sqs.send_message(QueueUrl=url, MessageBody=protocol.new_envelope({"n": 1}).to_json())
     path = root / f"config-{timeout_s}.json"
     path.write_text(config.to_json())
     monkeypatch.setenv("LAMBDA_COMPLEX_CONFIG", str(path))
     wrapper.reset()
-    summary = wrapper.handler(invoker.nudge(None), Context(timeout_s))
+    summary = wrapper.handler(protocol.Nudge(None).to_dict(), Context(timeout_s))
     left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     return summary["handled"], int(left["Attributes"]["ApproximateNumberOfMessages"])
 

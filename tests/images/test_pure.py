@@ -151,7 +151,7 @@ def test_tag_is_a_hash_of_every_input() -> None:
 def test_decisions_with_push() -> None:
     previous = {"inputs": {**INPUTS, "code": "old"}}
     in_registry = plan.decide(spec(), Facts("sha256:" + "a" * 64, None), previous, push=True)
-    assert in_registry.action is Action.SKIP and in_registry.registry_digest
+    assert in_registry.action is Action.SKIP and in_registry.digest
     local_only = plan.decide(spec(), Facts(None, "sha256:1"), previous, push=True)
     assert local_only.action is Action.PUSH
     missing = plan.decide(spec(), Facts(), previous, push=True)

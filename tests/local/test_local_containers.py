@@ -76,14 +76,20 @@ def _payload(response: dict[str, Any]) -> Any:
 
 def test_container_instances_run_the_image_and_stay_warm(service: LambdaService) -> None:
     client = lambda_client(service.url)
-    started = time.monotonic()
     first = _payload(client.invoke(FunctionName="echo", Payload=b'{"n": 1}'))
-    cold = time.monotonic() - started
     second = _payload(client.invoke(FunctionName="echo", Payload=b'{"n": 2}'))
     assert first["event"] == {"n": 1} and second["event"] == {"n": 2}
     assert first["instance"] == second["instance"]
-    assert cold < 10
     assert service.stats()["echo"]["cold_starts"] == 1
+
+
+@pytest.mark.timing
+def test_a_container_cold_start_answers_within_ten_seconds(service: LambdaService) -> None:
+    started = time.monotonic()
+    first = _payload(lambda_client(service.url).invoke(FunctionName="echo", Payload=b"{}"))
+    cold = time.monotonic() - started
+    assert first["event"] == {} and service.stats()["echo"]["cold_starts"] == 1
+    assert cold < 10, cold
 
 
 def test_container_file_system_is_read_only_except_tmp(service: LambdaService) -> None:

@@ -9,11 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 
 from lambda_complex.builder.app import load
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.cfn import coordinator as cfn_coordinator
+from lambda_complex.builder.cfn import functions as cfn_functions
+from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.local.aws.emulator import Emulator
 from lambda_complex.builder.local.lambda_service import functions
 from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
+from lambda_complex.runtime import entrypoints
+from tests.app.conftest import valid, write_app_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,24 +71,93 @@ def test_from_app_gives_cmd_destination_code_and_config() -> None:
     defined = {f.name: f for f in functions.from_app(app, images={"render": "img:render"})}
 
     render = defined["sitegen-render"]
-    assert render.handler == functions.WRAPPER_HANDLER
+    assert render.handler == entrypoints.WRAPPER_HANDLER
     assert render.reserved_concurrency == 3 and render.timeout == 30
-    assert render.on_failure == "arn:aws:sqs:eu-west-1:123456789012:sitegen-render-dlq"
     assert render.code_path == (REPO / "examples/sitegen/render").resolve()
-    assert render.image == "img:render"
+    assert render.image == "img:render" and defined["sitegen-toc"].image is None
     assert json.loads(render.config_json or "{}")["component"] == "render"
+    # A message component's invocation is a nudge: neither retried nor recorded.
+    assert (render.max_retry_attempts, render.on_failure) == (0, None)
+    toc = defined["sitegen-toc"]
+    assert toc.on_failure == "arn:aws:sqs:eu-west-1:123456789012:sitegen-toc-dlq"
+    assert toc.max_retry_attempts == 2 and toc.log_format == "JSON"
     assert defined["sitegen-search-index"].environment == {"SITE_BUCKET": "sitegen-example-site"}
-    assert defined["sitegen-coordinator"].handler == functions.COORDINATOR_HANDLER
-    assert defined["sitegen-invoker"].handler == functions.INVOKER_HANDLER
-    assert defined["sitegen-coordinator"].on_failure is None
-    assert defined["sitegen-coordinator"].max_retry_attempts == 0
-    assert render.max_retry_attempts == 2 and render.log_format == "JSON"
+    coordinator, invoker = defined["sitegen-coordinator"], defined["sitegen-invoker"]
+    assert coordinator.handler == entrypoints.COORDINATOR_HANDLER
+    assert invoker.handler == entrypoints.INVOKER_HANDLER
+    assert json.loads(invoker.config_json or "{}")["component"] == "coordinator"
+    assert coordinator.on_failure is None and coordinator.max_retry_attempts == 0
+    assert coordinator.code_path is None
+
+
+def _rendered_functions(app: App, images: Images) -> dict[str, dict[str, Any]]:
+    """Function name -> what the rendered templates deploy, in FunctionDefinition's terms."""
+    found: dict[str, dict[str, Any]] = {}
+    for template in (cfn_functions.render(app, images), cfn_coordinator.render(app, images)):
+        resources = template["Resources"]
+        by_id = {key: r["Properties"] for key, r in resources.items()
+                 if r["Type"] == "AWS::Lambda::Function"}
+        for r in resources.values():
+            if r["Type"] != "AWS::Lambda::EventInvokeConfig":
+                continue
+            p = by_id[r["Properties"]["FunctionName"]["Ref"]]
+            destination = r["Properties"].get("DestinationConfig", {})
+            queue = destination.get("OnFailure", {}).get("Destination", {}).get("Fn::Sub")
+            command = p.get("ImageConfig", {}).get("Command")
+            found[p["FunctionName"]] = {
+                "image": p["Code"]["ImageUri"],
+                "handler": command[0] if command else None,
+                "timeout": p["Timeout"],
+                "memory": p["MemorySize"],
+                "reserved_concurrency": p.get("ReservedConcurrentExecutions"),
+                "environment": p.get("Environment", {}).get("Variables", {}),
+                "on_failure": queue and queue.rsplit(":", 1)[1],
+                "max_retry_attempts": r["Properties"]["MaximumRetryAttempts"],
+                "log_format": p["LoggingConfig"]["LogFormat"],
+                "recursive_loop": p["RecursiveLoop"],
+            }
+    return found
+
+
+def test_local_functions_are_the_rendered_templates_functions(tmp_path: Path) -> None:
+    """One model feeds both: every setting the templates deploy is what the local service runs,
+    on an app where every kind of setting differs between functions."""
+    data = valid()  # bill and notify route to each other; notify is invoked, the others queued
+    data["coordinator"].update(memory=512, timeout=200)
+    data["components"][2]["lambda"].update(environment={"MODE": "fast"}, memory=1024)
+    write_app_tree(tmp_path)
+    (tmp_path / "lambda-complex.yaml").write_text(yaml.safe_dump(data))
+    app = load.load(tmp_path / "lambda-complex.yaml")
+    uris = {name: f"reg/{name}@sha256:{'a' * 64}" for name in app.component_names}
+    images = Images(components=uris, coordinator=f"reg/coordinator@sha256:{'b' * 64}")
+    rendered = _rendered_functions(app, images)
+    local = functions.from_app(app, {**uris, "coordinator": images.coordinator})
+
+    assert {f.name for f in local} == set(rendered)
+    for f in local:
+        expected = rendered[f.name]
+        image_cmd = (entrypoints.COORDINATOR_HANDLER if f.image == images.coordinator
+                     else entrypoints.WRAPPER_HANDLER)
+        assert {
+            "image": f.image,
+            "handler": None if f.handler == image_cmd else f.handler,
+            "timeout": f.timeout,
+            "memory": f.memory,
+            "reserved_concurrency": f.reserved_concurrency,
+            "environment": dict(f.environment),
+            "on_failure": f.on_failure and f.on_failure.rsplit(":", 1)[1],
+            "max_retry_attempts": f.max_retry_attempts,
+            "log_format": f.log_format,
+            "recursive_loop": f.recursive_loop,
+        } == expected, f.name
+    kinds = {(f.max_retry_attempts, f.recursive_loop, f.on_failure is None) for f in local}
+    assert len(kinds) >= 3  # the app really exercises the differences
 
 
 def test_merge_prefers_deployed_settings_but_keeps_what_moto_drops() -> None:
     defined = FunctionDefinition(
         "f",
-        functions.WRAPPER_HANDLER,
+        entrypoints.WRAPPER_HANDLER,
         timeout=60,
         reserved_concurrency=2,
         environment={"A": "app", "B": "app"},
@@ -105,7 +181,7 @@ def test_merge_prefers_deployed_settings_but_keeps_what_moto_drops() -> None:
 
     f = merged["f"]
     assert (f.handler, f.timeout, f.memory, f.reserved_concurrency) == (
-        functions.WRAPPER_HANDLER,
+        entrypoints.WRAPPER_HANDLER,
         30,
         512,
         2,

@@ -15,7 +15,7 @@ from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.cli import cli
 from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
 from lambda_complex.builder.local.run import invoke_once
-from lambda_complex.runtime import delivery
+from lambda_complex.runtime import delivery, protocol
 from tests.images.conftest import Built, copy_app
 
 PAGE = {"site": "demo", "slug": "a", "title": "A <b>", "body": "hello"}
@@ -38,7 +38,8 @@ def test_a_message_component_handles_one_body_and_routes_nowhere(tmp_path: Path)
     assert out["ok"] and out["outcome"] == "succeeded" and out["mode"] == "process"
     assert out["result"]["html"].count("A &lt;b&gt;") == 2  # the real handler ran on the body
     routes = {(r["target"], r["kind"]) for r in out["routes"]}
-    assert routes == {("publish", delivery.INVOCATION), ("search-index", delivery.QUEUE)}
+    assert routes == {("publish", protocol.RouteKind.INVOCATION),
+                      ("search-index", protocol.RouteKind.QUEUE)}
     assert all(r["data"]["slug"] == "a" for r in out["routes"])
     assert any(line.startswith("START RequestId:") for line in out["logs"])
 
@@ -78,7 +79,7 @@ def test_a_malformed_envelope_is_dead_lettered_dry(tmp_path: Path) -> None:
     code, out = _json(app_file, "ingest", "--mode", "process", "--event", '{"lc": 1}')
     assert code == 1
     assert out["outcome"] == "dead_lettered" and "not an envelope" in out["reason"]
-    assert out["routes"] == [{"target": "ingest", "kind": delivery.DEAD_LETTER,
+    assert out["routes"] == [{"target": "ingest", "kind": protocol.RouteKind.DEAD_LETTER,
                               "data": {"lc": 1}}]
 
 

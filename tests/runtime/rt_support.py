@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambda_complex.runtime import coordinator, envelope, names, wrapper
+from lambda_complex.runtime import coordinator, names, protocol, wrapper
 from lambda_complex.runtime.config import (
     EVENT_FROM_INVOCATION,
     EVENT_FROM_MESSAGE,
@@ -108,7 +108,7 @@ class Runtime:
         return str(self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"])
 
     def send(self, component: str, data: Any, raw: str | None = None) -> str:
-        body = raw if raw is not None else envelope.new(data).to_json()
+        body = raw if raw is not None else protocol.new_envelope(data).to_json()
         url = self.url(names.queue_name(APP, component))
         return str(self.sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"])
 

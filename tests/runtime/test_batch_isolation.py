@@ -12,7 +12,7 @@ from typing import Any
 from rt_support import APP, FakeContext, Runtime, config
 from rt_support import message_component as mc
 
-from lambda_complex.runtime import envelope, invoker, names, wrapper
+from lambda_complex.runtime import names, protocol, wrapper
 from lambda_complex.runtime.config import Routing
 
 RECORDING = """
@@ -42,7 +42,7 @@ def _setup(rt: Runtime, tmp_path: Path, **a_settings: Any) -> tuple[str, str, Pa
 
 
 def _run(context: FakeContext) -> dict[str, Any]:
-    return wrapper.handler(invoker.nudge(None), context)
+    return wrapper.handler(protocol.Nudge(None).to_dict(), context)
 
 
 def test_a_hanging_handler_costs_only_its_own_message(rt: Runtime, tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_a_hanging_handler_costs_only_its_own_message(rt: Runtime, tmp_path: Pat
     time.sleep(2.6)  # the watchdog has fired (at ~2 s); the handler of n=2 is still sleeping
     started = [int(line) for line in order.read_text().split()]
     before = started[: started.index(2)]
-    routed = sorted(e.data["seen"] for e in map(lambda m: envelope.parse(m["Body"]),
+    routed = sorted(e.data["seen"] for e in map(lambda m: protocol.parse_envelope(m["Body"]),
                                                  rt.drain(qb)))
     assert routed == sorted(before)  # finished before the hang: routed and deleted
     visible, in_flight = rt.depth(qa)

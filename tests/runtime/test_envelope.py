@@ -1,4 +1,4 @@
-"""The message envelope: parsing, wrapping raw payloads, hop counting."""
+"""The message envelope (`protocol`): parsing, wrapping raw payloads, hop counting."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambda_complex.runtime import envelope
-from lambda_complex.runtime.envelope import EnvelopeError, HopLimitExceeded
+from lambda_complex.runtime import protocol
+from lambda_complex.runtime.protocol import EnvelopeError, HopLimitExceeded
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -23,8 +23,8 @@ json_values = st.recursive(
 
 @given(json_values, st.integers(min_value=0, max_value=100))
 def test_round_trip(data: Any, hops: int) -> None:
-    original = envelope.Envelope("abc", hops, "a", data)
-    assert envelope.parse(original.to_json()) == original
+    original = protocol.Envelope("abc", hops, "a", data)
+    assert protocol.parse_envelope(original.to_json()) == original
 
 
 @pytest.mark.parametrize(
@@ -44,33 +44,33 @@ def test_round_trip(data: Any, hops: int) -> None:
 )
 def test_parse_rejects_with_reason(body: str, reason: str) -> None:
     with pytest.raises(EnvelopeError) as raised:
-        envelope.parse(body)
+        protocol.parse_envelope(body)
     assert reason in raised.value.reason
 
 
 def test_raw_invocation_payload_is_wrapped_at_hop_zero() -> None:
-    wrapped = envelope.from_event({"url": "x"})
-    assert (wrapped.hops, wrapped.source, wrapped.data) == (0, envelope.EXTERNAL, {"url": "x"})
+    wrapped = protocol.envelope_from_event({"url": "x"})
+    assert (wrapped.hops, wrapped.source, wrapped.data) == (0, protocol.EXTERNAL, {"url": "x"})
     assert len(wrapped.trace_id) == 32
-    assert envelope.from_event(wrapped.to_dict()) == wrapped
+    assert protocol.envelope_from_event(wrapped.to_dict()) == wrapped
 
 
 def test_payload_claiming_to_be_an_envelope_must_be_one() -> None:
     with pytest.raises(EnvelopeError):
-        envelope.from_event({"lc": 1, "data": 2})
+        protocol.envelope_from_event({"lc": 1, "data": 2})
 
 
 def test_next_hop_keeps_trace_and_counts() -> None:
-    start = envelope.new({"n": 1})
-    nxt = envelope.next_hop(start, "b", {"n": 2}, max_hops=3)
+    start = protocol.new_envelope({"n": 1})
+    nxt = protocol.next_hop(start, "b", {"n": 2}, max_hops=3)
     assert (nxt.trace_id, nxt.hops, nxt.source, nxt.data) == (start.trace_id, 1, "b", {"n": 2})
     assert json.loads(nxt.to_json())["lc"] == 1
 
 
 def test_hop_limit_stops_a_loop() -> None:
-    current = envelope.new(1)
+    current = protocol.new_envelope(1)
     for _ in range(3):
-        current = envelope.next_hop(current, "a", 1, max_hops=3)
+        current = protocol.next_hop(current, "a", 1, max_hops=3)
     with pytest.raises(HopLimitExceeded) as raised:
-        envelope.next_hop(current, "a", 1, max_hops=3)
+        protocol.next_hop(current, "a", 1, max_hops=3)
     assert "hop limit 3" in raised.value.reason

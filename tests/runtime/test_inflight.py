@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 import pytest
-from rt_support import APP, Runtime, config
+from rt_support import APP, LambdaStub, Runtime, config
 from rt_support import message_component as mc
 
-from lambda_complex.runtime import inflight, names
+from lambda_complex.runtime import inflight, invoker, names, protocol
 
 LEASES = names.inflight_queue_name(APP, "a")
 
@@ -46,8 +48,35 @@ def test_crashed_invocation_frees_its_slot_after_the_timeout(
     assert reused and rt.total(LEASES) == 1
 
 
-def test_missing_lease_queue_does_not_block_work(rt: Runtime) -> None:
-    assert inflight.take(APP, "nope", 3, 30) == []
-    inflight.release(APP, "nope", "stale-receipt")  # logged, not raised
-    inflight.hand_back(APP, "nope", ["stale-receipt"])
+def logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The runtime's JSON log lines written since the last call."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+
+
+def test_missing_lease_queue_does_not_block_work(
+    rt: Runtime, lambda_stub: LambdaStub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Component "a" is configured but its lease queue was never created.
+    cfg = rt.use_config(config("coordinator", mc("a", max_concurrency=3, batch_size=1)))
+    capsys.readouterr()
+
+    result = invoker.fan_out(cfg, [("a", 3)])
+
+    # The work is started all the same: three invocations, each without a lease.
+    assert result == {"invoked": 3, "children": 0, "failed": 0}
+    assert [(c.function, c.invocation_type, c.payload) for c in lambda_stub.calls] == [
+        ("t-a", "Event", protocol.Nudge(lease=None).to_dict())
+    ] * 3
+    failures = [line for line in logged(capsys) if line["event"] == "lease_failed"]
+    assert [(f["component"], "NonExistentQueue" in f["error"]) for f in failures] == [("a", True)]
+
+    # Handing back or releasing a lease of a queue that is gone is logged, never raised.
+    inflight.hand_back(APP, "a", ["stale-receipt"])
+    inflight.release(APP, "a", "stale-receipt")
+    assert [(e["event"], e["component"]) for e in logged(capsys)] == [
+        ("lease_release_failed", "a"),
+        ("lease_release_failed", "a"),
+    ]
+    # An invocation started without a lease has nothing to hand back: no call, no log line.
     inflight.release(APP, "a", None)
+    assert logged(capsys) == []

@@ -7,7 +7,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_complex.runtime import invoker
+from lambda_complex.runtime import invoker, protocol
 
 invocation_lists = st.lists(
     st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(min_value=1, max_value=400)),
@@ -60,5 +60,5 @@ def test_two_levels_when_total_fits_m_plus_m_minus_1_squared() -> None:
 def test_take_and_parse() -> None:
     assert invoker.take([("a", 2), ("b", 3)], 3) == ([("a", 2), ("b", 1)], [("b", 2)])
     event = {"invocations": [{"component": "a", "count": 2}, {"component": "b", "count": 0}]}
-    assert invoker.parse(event) == [("a", 2)]
-    assert invoker.parse("nonsense") == []
+    assert protocol.InvokerEvent.from_event(event).invocations == [("a", 2)]
+    assert protocol.InvokerEvent.from_event("nonsense").invocations == []

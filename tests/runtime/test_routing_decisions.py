@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rt_support import config, invocation_component, message_component
 
-from lambda_complex.runtime import delivery, envelope, routing
+from lambda_complex.runtime import delivery, protocol, routing
 from lambda_complex.runtime.config import Routing
 from lambda_complex.runtime.routing import RoutingError, Target
 
@@ -74,13 +74,13 @@ def test_load_function_rejects_bad_spec() -> None:
 
 def test_prepare_builds_next_hop_envelopes_with_kinds() -> None:
     cfg = config("a", A, B, P)
-    current = envelope.new({"n": 1})
+    current = protocol.new_envelope({"n": 1})
     out = delivery.prepare("m1", current, [Target("b", 1), Target("p", 2)], cfg)
     assert [(o.target, o.kind, o.source_key) for o in out] == [
-        ("b", delivery.QUEUE, "m1"),
-        ("p", delivery.INVOCATION, "m1"),
+        ("b", protocol.RouteKind.QUEUE, "m1"),
+        ("p", protocol.RouteKind.INVOCATION, "m1"),
     ]
-    routed = envelope.parse(out[0].body)
+    routed = protocol.parse_envelope(out[0].body)
     assert (routed.trace_id, routed.hops, routed.source) == (current.trace_id, 1, "a")
 
 
@@ -88,16 +88,16 @@ def test_prepare_rejects_oversized_and_unserializable_results() -> None:
     cfg = config("a", A, B, P)
     big = "x" * delivery.SQS_MAX_BODY
     with pytest.raises(delivery.MessageTooLarge) as raised:
-        delivery.prepare("m1", envelope.new(1), [Target("b", big)], cfg)
+        delivery.prepare("m1", protocol.new_envelope(1), [Target("b", big)], cfg)
     assert "1048576-byte queue limit" in raised.value.reason
     with pytest.raises(RoutingError):
-        delivery.prepare("m1", envelope.new(1), [Target("b", {1, 2})], cfg)
+        delivery.prepare("m1", protocol.new_envelope(1), [Target("b", {1, 2})], cfg)
 
 
 def test_prepare_stops_routing_loops() -> None:
     cfg = config("a", A, B, P, max_hops=2)
-    with pytest.raises(envelope.HopLimitExceeded):
-        delivery.prepare("m", envelope.Envelope("t", 2, "x", 1), [Target("b", 1)], cfg)
+    with pytest.raises(protocol.HopLimitExceeded):
+        delivery.prepare("m", protocol.Envelope("t", 2, "x", 1), [Target("b", 1)], cfg)
 
 
 @given(st.lists(st.integers(min_value=1, max_value=600_000), max_size=40))

@@ -7,7 +7,7 @@ import pytest
 from rt_support import APP, FakeContext, LambdaStub, Runtime, config, invocation_component
 from rt_support import message_component as mc
 
-from lambda_complex.runtime import envelope, names, wrapper
+from lambda_complex.runtime import names, protocol, wrapper
 from lambda_complex.runtime.config import Routing
 
 CODE = """
@@ -32,17 +32,17 @@ def test_raw_payload_is_wrapped_handled_and_routed(rt: Runtime) -> None:
     setup(rt)
     assert wrapper.handler({"n": 4}, FakeContext())["succeeded"] == 1
     [message] = rt.drain(names.queue_name(APP, "b"))
-    routed = envelope.parse(message["Body"])
+    routed = protocol.parse_envelope(message["Body"])
     assert (routed.data, routed.hops, routed.source) == ({"doubled": 8}, 1, "p")
 
 
 def test_envelope_payload_keeps_its_trace(rt: Runtime) -> None:
     setup(rt)
-    incoming = envelope.Envelope("trace-1", 3, "x", {"n": 1})
+    incoming = protocol.Envelope("trace-1", 3, "x", {"n": 1})
     wrapper.handler(incoming.to_dict(), FakeContext())
     [message] = rt.drain(names.queue_name(APP, "b"))
-    assert envelope.parse(message["Body"]).trace_id == "trace-1"
-    assert envelope.parse(message["Body"]).hops == 4
+    assert protocol.parse_envelope(message["Body"]).trace_id == "trace-1"
+    assert protocol.parse_envelope(message["Body"]).hops == 4
 
 
 def test_handler_error_is_raised_for_lambda_retries(rt: Runtime) -> None:

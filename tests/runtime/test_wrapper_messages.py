@@ -12,7 +12,7 @@ import pytest
 from rt_support import APP, FakeContext, LambdaStub, Runtime, config, invocation_component
 from rt_support import message_component as mc
 
-from lambda_complex.runtime import envelope, inflight, invoker, names, resources, wrapper
+from lambda_complex.runtime import inflight, names, protocol, resources, wrapper
 from lambda_complex.runtime.config import Routing
 
 ECHO = """
@@ -38,16 +38,16 @@ def setup_ab(rt: Runtime, code: str = ECHO, **a_settings: Any) -> tuple[str, str
 
 
 def run(context: FakeContext | None = None, lease: str | None = None) -> dict[str, Any]:
-    return wrapper.handler(invoker.nudge(lease), context or FakeContext())
+    return wrapper.handler(protocol.Nudge(lease).to_dict(), context or FakeContext())
 
 
-def outputs(rt: Runtime, queue: str) -> list[envelope.Envelope]:
-    return [envelope.parse(m["Body"]) for m in rt.drain(queue)]
+def outputs(rt: Runtime, queue: str) -> list[protocol.Envelope]:
+    return [protocol.parse_envelope(m["Body"]) for m in rt.drain(queue)]
 
 
 def test_batch_is_handled_routed_and_deleted(rt: Runtime) -> None:
     qa, qb = setup_ab(rt, batch_size=3)
-    sent = [envelope.new({"n": i}) for i in range(7)]
+    sent = [protocol.new_envelope({"n": i}) for i in range(7)]
     for env in sent:
         rt.send("a", None, raw=env.to_json())
     summary = run()
@@ -89,7 +89,7 @@ def test_handler_error_retries_then_dead_letters_without_losing_others(rt: Runti
         time.sleep(0.5)
         run()
     dead = rt.drain(names.dead_letter_queue_name(APP, "a"))
-    assert [envelope.parse(m["Body"]).data["n"] for m in dead] == [2]
+    assert [protocol.parse_envelope(m["Body"]).data["n"] for m in dead] == [2]
     assert rt.depth(qa) == (0, 0)
     assert sorted(e.data["seen"] for e in outputs(rt, qb)) == [1, 3]
 
@@ -226,7 +226,8 @@ def test_invocation_targets_get_async_invokes(rt: Runtime, lambda_stub: LambdaSt
     assert run()["succeeded"] == 2
     assert [c.function for c in lambda_stub.calls] == ["t-p", "t-p"]
     assert {c.invocation_type for c in lambda_stub.calls} == {"Event"}
-    assert sorted(envelope.from_dict(c.payload).data["seen"] for c in lambda_stub.calls) == [0, 1]
+    seen = [protocol.envelope_from_dict(c.payload).data["seen"] for c in lambda_stub.calls]
+    assert sorted(seen) == [0, 1]
 
 
 def test_throttled_invoke_keeps_the_input(rt: Runtime, lambda_stub: LambdaStub) -> None:
@@ -298,7 +299,7 @@ def test_structured_log_line_per_message(
     rt: Runtime, capsys: pytest.CaptureFixture[str], batch_size: int
 ) -> None:
     setup_ab(rt, batch_size=batch_size)
-    env = envelope.new({"n": 1})
+    env = protocol.new_envelope({"n": 1})
     message_id = rt.send("a", None, raw=env.to_json())
     capsys.readouterr()
     run()

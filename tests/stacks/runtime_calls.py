@@ -93,7 +93,7 @@ def aws_calls() -> list[Call]:
 
 def _imports(tree: ast.Module) -> tuple[dict[str, str], dict[str, Def]]:
     """Module aliases (`from . import config as config_mod`) and imported defs
-    (`from .envelope import parse`) of one runtime module."""
+    (`from .protocol import parse_envelope`) of one runtime module."""
     modules: dict[str, str] = {}
     names: dict[str, Def] = {}
     for node in ast.walk(tree):

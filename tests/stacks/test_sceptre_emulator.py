@@ -127,7 +127,10 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     # 1. first deploy
     assert "sitegen is not deployed: the first deploy creates 11 queue(s)" in plan(project).output
     ok(sceptre(project, "launch", "-y", "prod"))
-    assert plan(project).output.splitlines()[1:] == ["  none"]
+    unchanged = plan(project).output.splitlines()
+    assert unchanged[1:] == [
+        f"  pause   dispatching ({CONTROL}: running -> deploying)",
+        f"  resume  dispatching ({CONTROL}: deploying -> running)", "  queues  no change"]
     assert set(account.stacks()) == set(STACKS)
     assert account.control() == "running"
     assert {"sitegen-render", "sitegen-render-dlq", "sitegen-render-inflight",
@@ -160,13 +163,15 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     (project / "lc_switch.py").write_text(SWITCHOVER_MODULE)
     edit_definition(project, rename)
     preview = json.loads(plan(project, "--json").output)
-    assert sorted(preview["create"]) == [
+    steps = preview["steps"]
+    assert sorted(s["name"] for s in steps if s["step"] == "create") == [
         "sitegen-pages", "sitegen-pages-dlq", "sitegen-pages-inflight"]
-    assert {(m["source"], m["target"], m["messages"], m["why"]) for m in preview["move"]} == {
-        ("sitegen-render", "sitegen-pages", 5, "renamed"),
-        ("sitegen-render-dlq", "sitegen-pages-dlq", 2, "renamed")}
-    assert set(preview["remove"]) == {"sitegen-render", "sitegen-render-dlq",
-                                      "sitegen-render-inflight"}
+    assert {(m["source"], m["target"], m["messages"], m["why"], m["notify"])
+            for m in steps if m["step"] == "move"} == {
+        ("sitegen-render", "sitegen-pages", 5, "renamed", True),
+        ("sitegen-render-dlq", "sitegen-pages-dlq", 2, "renamed", False)}
+    assert {r["name"] for s in steps if s["step"] == "remove" for r in s["queues"]} == {
+        "sitegen-render", "sitegen-render-dlq", "sitegen-render-inflight"}
     assert preview["refused"] == []
     (project / "observe.sh").write_text(
         f"{sys.executable} -c \"import boto3; print(boto3.client('ssm').get_parameter("

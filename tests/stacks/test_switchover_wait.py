@@ -12,9 +12,13 @@ import yaml
 
 from lambda_complex.builder.app import load
 from lambda_complex.builder.app.model import App
-from lambda_complex.builder.deploy import switchover
-from lambda_complex.builder.deploy import switchover_plan as plan
+from lambda_complex.builder.deploy import switchover, switchover_plan
 from lambda_complex.builder.deploy.aws import Aws
+from lambda_complex.builder.deploy.switchover_steps import (
+    OldInvocations,
+    WaitForOldInvocations,
+    WaitForQueueNames,
+)
 from lambda_complex.builder.local.aws.emulator import Emulator
 from lambda_complex.runtime.inflight import LEASE_MARGIN_S
 
@@ -24,7 +28,8 @@ from .conftest import ROOT
 def test_how_long_old_invocations_may_run(example_app: App, tmp_path: Path) -> None:
     # sitegen: its message components count themselves (timeout 30 each); its invocation
     # components route only to invocation components, so nothing uncounted can send to a queue.
-    assert plan.old_invocations(example_app) == plan.OldInvocations(30 + LEASE_MARGIN_S, 0)
+    assert switchover_plan.old_invocations(example_app) == OldInvocations(
+        30 + LEASE_MARGIN_S, 0)
     data = yaml.safe_load((ROOT / "lambda-complex.yaml").read_text())
     for c in data["components"]:
         c["lambda"]["path"] = str(ROOT / c["lambda"]["path"])
@@ -34,8 +39,8 @@ def test_how_long_old_invocations_may_run(example_app: App, tmp_path: Path) -> N
     path = tmp_path / "lambda-complex.yaml"
     path.write_text(yaml.safe_dump(data))
     routed = load.load(path)
-    assert plan.old_invocations(routed) == plan.OldInvocations(30 + LEASE_MARGIN_S,
-                                                                45 + LEASE_MARGIN_S)
+    assert switchover_plan.old_invocations(routed) == OldInvocations(
+        30 + LEASE_MARGIN_S, 45 + LEASE_MARGIN_S)
 
 
 def test_last_drain_catches_what_a_running_old_invocation_sends(
@@ -58,8 +63,10 @@ def test_last_drain_catches_what_a_running_old_invocation_sends(
 
     running = threading.Thread(target=old_ingest)
     running.start()
-    lease_queues = ["sitegen-ingest-inflight", "sitegen-gone-inflight"]  # one already deleted
-    switchover.wait_for_old_invocations(example_app, account, lease_queues, datetime.now(UTC))
+    lease_queues = ("sitegen-ingest-inflight", "sitegen-gone-inflight")  # one already deleted
+    step = WaitForOldInvocations(lease_queues, switchover_plan.old_invocations(example_app),
+                                 datetime.now(UTC))
+    switchover.wait_for_old_invocations(account, step)
     running.join()
     assert switchover.drain(account, old, new) == 1
     assert sqs.receive_message(QueueUrl=new)["Messages"][0]["Body"] == "late"
@@ -78,31 +85,32 @@ def test_wait_is_bounded_by_the_longest_timeout(aws: Emulator, example_app: App)
         slept.append(seconds)
         time.sleep(seconds)
 
-    switchover.wait_for_old_invocations(
-        example_app, account, ["sitegen-ingest-inflight"], since, sleep=sleep
-    )
+    step = WaitForOldInvocations(("sitegen-ingest-inflight",),
+                                 switchover_plan.old_invocations(example_app), since)
+    switchover.wait_for_old_invocations(account, step, sleep=sleep)
     assert 1 <= len(slept) <= 2
 
 
 def test_queue_name_cooldown_after_a_delete() -> None:
     deleted = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-    full = plan.QUEUE_NAME_COOLDOWN_S + plan.DELETE_HOOK_SLACK_S
-    assert plan.queue_name_cooldown_s(None, deleted) == 0
-    assert plan.queue_name_cooldown_s(deleted, deleted) == full
-    assert plan.queue_name_cooldown_s(deleted, deleted + timedelta(seconds=30)) == full - 30
-    assert plan.queue_name_cooldown_s(deleted, deleted + timedelta(minutes=5)) == 0
+    full = switchover_plan.QUEUE_NAME_COOLDOWN_S + switchover_plan.DELETE_HOOK_SLACK_S
+    assert switchover_plan.queue_name_cooldown_s(None, deleted) == 0
+    assert switchover_plan.queue_name_cooldown_s(deleted, deleted) == full
+    assert switchover_plan.queue_name_cooldown_s(
+        deleted, deleted + timedelta(seconds=30)) == full - 30
+    assert switchover_plan.queue_name_cooldown_s(deleted, deleted + timedelta(minutes=5)) == 0
 
 
-def test_a_launch_after_a_delete_waits_for_the_queue_names(aws: Emulator,
-                                                           example_app: App) -> None:
-    """moto's ListStacks gives no DeletionTime, so its answer (deleted, when unknown) waits
-    nothing; with a deployed queues stack nothing is looked up at all."""
+def test_a_launch_after_a_delete_reads_when_the_queues_went(aws: Emulator,
+                                                            example_app: App) -> None:
+    """moto's ListStacks gives no DeletionTime, so its answer (deleted, when unknown) plans no
+    wait; the read is made only when the queues stack is to be created."""
     client = Aws(aws.region)
     template = '{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}'
     client.cfn.create_stack(StackName="sitegen-queues", TemplateBody=template)
     client.cfn.delete_stack(StackName="sitegen-queues")
-    slept: list[float] = []
-    assert switchover.wait_for_queue_names(example_app, client, None, slept.append) == 0
-    assert switchover.wait_for_queue_names(example_app, client, {"Resources": {}},
-                                           slept.append) == 0
-    assert slept == []
+    assert switchover.queues_stack_deleted_at(example_app, client) is None
+    inputs = switchover.read_inputs(example_app, client, force_remove=False)
+    assert inputs.deployed is None and inputs.queues_deleted_at is None
+    assert not any(isinstance(s, WaitForQueueNames)
+                   for s in switchover_plan.plan_begin(inputs).steps)

@@ -1,4 +1,5 @@
-"""One received batch of an `event_from_message` invocation, worked through message by message.
+"""One received batch of an `event_from_message` invocation, worked through message by message:
+the I/O edge of `settle` for queue messages.
 
 A message's fate depends on that message alone. Each handled message waits in `finished` until
 it is settled (results routed, then deleted; dead-lettered; or given a retry backoff), in small
@@ -11,7 +12,8 @@ Messages are taken fresh ones first (ApproximateReceiveCount 1), then by how oft
 received: a message that keeps failing or hanging comes back with a high count and is taken
 after the others, so it cannot take them down with it. A message whose handler raised on its
 last allowed receive is dead-lettered at once with the error as its reason, not left for SQS's
-redrive (which keeps no reason).
+redrive (which keeps no reason). What becomes of each message is `settle`'s decision; here are the
+calls that carry it out.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from . import delivery, handling, log, resources
+from . import delivery, handling, inflight, log, resources, settle
 from .config import RuntimeConfig
-from .envelope import parse
+from .protocol import Outcome, parse_envelope
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import (
@@ -34,6 +36,16 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BACKOFF_S = 60
 MAX_VISIBILITY_S = 43_200  # SQS's longest visibility timeout (12 hours)
+
+
+def hold_back_s(config: RuntimeConfig) -> int:
+    """How long a message whose handler outlived its invocation stays out of sight (see
+    `Batch.hold_back_running`): a visibility timeout, plus until the slot of the killed
+    invocation frees and the coordinator starts the next one, with the timeout once more for
+    that invocation to take the handed-back messages."""
+    own = config.own
+    return (own.visibility_timeout + 2 * own.timeout + inflight.LEASE_MARGIN_S
+            + config.coordinator.min_interval)
 
 
 class Summary:
@@ -48,6 +60,12 @@ class Summary:
         self.released = 0
         self.batches = 0
         self.stopped = "empty"
+
+    def add(self, counts: settle.Counts) -> None:
+        self.handled += counts.handled
+        self.succeeded += counts.succeeded
+        self.failed += counts.failed
+        self.dead_lettered += counts.dead_lettered
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -66,15 +84,6 @@ def retry_backoff_s(count: int, visibility_timeout: int) -> int:
     """Visibility after a failure: 1, 2, 4, ... s, capped by the queue's own visibility timeout."""
     cap = visibility_timeout or DEFAULT_MAX_BACKOFF_S
     return int(min(2 ** max(count - 1, 0), cap))
-
-
-def last_attempt_reason(
-    handled: handling.Handled, count: int, max_receive_count: int
-) -> str | None:
-    """The dead-letter reason of a failed message on its last allowed receive, else None."""
-    if handled.outcome != handling.FAILED or count < max_receive_count:
-        return None
-    return f"{handled.reason} (receive {count} of {max_receive_count})"
 
 
 class Batch:
@@ -116,14 +125,14 @@ class Batch:
             user_handler,
             routing_function,
             message["MessageId"],
-            partial(parse, message["Body"]),
+            partial(parse_envelope, message["Body"]),
             context,
         )
-        reason = last_attempt_reason(
+        reason = settle.last_attempt_reason(
             handled, receive_count(message), self.config.own.max_receive_count
         )
         if reason is not None:
-            handled.outcome, handled.reason = handling.DEAD_LETTER, reason
+            handled.outcome, handled.reason = Outcome.DEAD_LETTERED, reason
         with self._lock:
             self.finished[message["MessageId"]] = (message, handled)
             if self.first_finished_at is None:
@@ -149,19 +158,24 @@ class Batch:
             if untaken:
                 self.summary.released += len(untaken)
                 set_visibility(self.url, untaken, None)
-                for message in untaken:
-                    log.outcome(self.config.component, None, message["MessageId"], "released", 0)
+                keys = [message["MessageId"] for message in untaken]
+                for line in settle.released(self.config.component, keys):
+                    log.message(line)
 
     def hold_back_running(self) -> None:
         """The running handler is about to outlive the invocation: keep its message out of
-        sight for one more timeout, so the messages handed back with it are taken (by the next
-        invocations) before it returns, not again in one batch with it."""
+        sight until the messages handed back with it have surely been taken by the next
+        invocations, so it does not come back in one batch with them again (each such round
+        costs them a receive, and at max_receive_count the queue dead-letters them).
+
+        The next invocation may start late: this one is killed at its timeout and its slot stays
+        taken until its lease expires (timeout + LEASE_MARGIN_S, as nothing hands it back), then
+        the coordinator's next generation starts one (min_interval)."""
         with self._lock:
             message = self.running
         if message is None:
             return
-        own = self.config.own
-        seconds = min(MAX_VISIBILITY_S, own.visibility_timeout + own.timeout)
+        seconds = min(MAX_VISIBILITY_S, hold_back_s(self.config))
         try:
             resources.sqs().change_message_visibility(
                 QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds
@@ -170,43 +184,16 @@ class Batch:
             log.emit("visibility_change_failed", error=str(e), count=1)
 
     def _settle(self, finished: dict[str, tuple[Any, handling.Handled]]) -> None:
-        config, summary = self.config, self.summary
-        results = {key: handled for key, (_, handled) in finished.items()}
-        summary.handled += sum(1 for h in results.values() if h.handler_called)
-        outgoing = [
-            o
-            for h in results.values()
-            if h.outcome in (handling.SUCCEEDED, handling.DIVERTED)
-            for o in h.outgoing
-        ]
-        for key, reason in delivery.deliver(config, outgoing).items():
-            results[key].outcome, results[key].reason = handling.FAILED, reason
-        letters = [
-            delivery.DeadLetter(key, finished[key][0]["Body"], h.reason or "")
-            for key, h in results.items()
-            if h.outcome == handling.DEAD_LETTER
-        ]
-        for key, reason in delivery.dead_letter(config, letters).items():
-            results[key].outcome, results[key].reason = handling.FAILED, reason
-
-        done = [finished[k][0] for k, h in results.items() if h.outcome != handling.FAILED]
-        undeleted = delete(self.url, done)
-        failed = [finished[k][0] for k, h in results.items() if h.outcome == handling.FAILED]
-        set_visibility(self.url, failed, config.own.visibility_timeout)
-        for key, h in results.items():
-            outcome = "dead_lettered" if h.outcome == handling.DEAD_LETTER else h.outcome
-            if key in undeleted:
-                outcome = "delete_failed"  # redelivered later: at-least-once, never lost
-            log.outcome(
-                config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason,
-                hops=h.hops, handler_called=h.handler_called, failed=h.failed_call,
-            )
-            if h.outcome == handling.FAILED:
-                summary.failed += 1
-            elif h.outcome == handling.DEAD_LETTER:
-                summary.dead_lettered += 1
-            else:
-                summary.succeeded += 1
+        handled = {key: h for key, (_, h) in finished.items()}
+        sent = delivery.send_settled(self.config, handled, lambda key: finished[key][0]["Body"])
+        retained = settle.retained(handled, sent)
+        undeleted = delete(self.url, [m for key, (m, _) in finished.items() if key not in retained])
+        retry = [finished[key][0] for key in retained]
+        set_visibility(self.url, retry, self.config.own.visibility_timeout)
+        settled = settle.settle(self.config.component, handled, sent, undeleted)
+        for line in settled.lines:
+            log.message(line)
+        self.summary.add(settled.counts)
         if undeleted:
             self.delete_failed = True
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pathlib costs import time at every cold start; strings suffice here
@@ -103,20 +103,38 @@ class ComponentConfig:
         )
 
 
+def _setting(default: int, low: int, high: int, *, in_image: bool = True) -> int:
+    """A coordinator setting: its default and the range the definition may set it to.
+    `in_image`: whether the compiled config carries it (the runtime reads it)."""
+    result: int = field(default=default, metadata={"range": (low, high), "in_image": in_image})
+    return result
+
+
 @dataclass(frozen=True)
 class CoordinatorConfig:
-    concurrency: int = 1
-    max_api_concurrency: int = 10
-    max_invocations: int = 20
-    min_interval: int = 10
+    """The definition's `coordinator:` settings, defined here once: the builder's loader reads
+    the YAML into this type (defaults and ranges from `_setting`), its templates deploy
+    `memory` and `timeout`, and the runtime reads the rest from the compiled config.
+
+    `memory` and `timeout` are the coordinator function's own deployed settings: the compiled
+    config leaves them out, so resizing the coordinator changes no image (every image carries
+    the coordinator settings)."""
+
+    concurrency: int = _setting(1, 1, 10)  # coordinator chains
+    max_api_concurrency: int = _setting(10, 1, 100)  # AWS calls in flight per coordinator
+    max_invocations: int = _setting(20, 1, 1000)  # per coordinator/invoker before fanning out
+    min_interval: int = _setting(10, 1, 600)  # seconds between coordinator generations
+    memory: int = _setting(256, 128, 10240, in_image=False)  # MiB
+    # A chain generation sleeps up to min_interval, then re-invokes itself.
+    timeout: int = _setting(300, 1, 900, in_image=False)  # seconds
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "concurrency": self.concurrency,
-            "max_api_concurrency": self.max_api_concurrency,
-            "max_invocations": self.max_invocations,
-            "min_interval": self.min_interval,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["in_image"]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CoordinatorConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -162,7 +180,7 @@ class RuntimeConfig:
             version=str(data["version"]),
             component=str(data["component"]),
             max_hops=int(data.get("max_hops", 32)),
-            coordinator=CoordinatorConfig(**{k: int(v) for k, v in coordinator.items()}),
+            coordinator=CoordinatorConfig.from_dict(coordinator),
             components={
                 name: ComponentConfig.from_dict(name, c) for name, c in data["components"].items()
             },

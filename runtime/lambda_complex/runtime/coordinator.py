@@ -3,9 +3,8 @@ without exceeding their concurrency limits.
 
 `plan` is pure. The I/O edge reads backlogs and in-flight counts (at most max_api_concurrency calls
 at once), the pause switch and the chain heartbeat, dispatches through `invoker.fan_out`, then
-re-invokes the chain's next generation. Events: `{"chain": i, "generation": g, "lineage": id}`
-runs one generation; anything else (the every-minute schedule, `{"source": "schedule"}`) restarts
-chains whose heartbeat is stale.
+re-invokes the chain's next generation. Events (`protocol`): a chain event runs one generation;
+anything else (the every-minute schedule input) restarts chains whose heartbeat is stale.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 from . import chains, control, inflight, invoker, log, names, resources
 from . import config as config_mod
 from .config import EVENT_FROM_MESSAGE, RuntimeConfig
+from .protocol import ChainEvent, is_chain_event
 
 # Time kept free at the end of a generation for the heartbeat check and the self-invoke.
 END_MARGIN_S = 5.0
@@ -119,7 +119,7 @@ def start_chain(app: str, chain: int, generation: int, lineage: str) -> None:
     resources.lambda_client().invoke(
         FunctionName=names.function_name(app, names.COORDINATOR),
         InvocationType="Event",
-        Payload=json.dumps({"chain": chain, "generation": generation, "lineage": lineage}).encode(),
+        Payload=json.dumps(ChainEvent(chain, generation, lineage).to_dict()).encode(),
     )
 
 
@@ -146,11 +146,7 @@ def run_generation(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    chain, generation, lineage = (
-        int(event["chain"]),
-        int(event["generation"]),
-        str(event["lineage"]),
-    )
+    chain, generation, lineage = ChainEvent.from_event(event)
     coordinator = config.coordinator
     started = clock()
     control_name = names.control_parameter_name(config.app)
@@ -217,7 +213,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     global _config
     if _config is None:
         _config = config_mod.load()
-    if isinstance(event, dict) and "chain" in event:
+    if is_chain_event(event):
         return run_generation(_config, event, context)
     return run_schedule(_config)
 

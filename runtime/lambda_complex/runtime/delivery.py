@@ -1,6 +1,8 @@
-"""Delivering routed results: queue targets by SendMessageBatch, invocation targets by async Invoke.
+"""Delivering routed results: queue targets by SendMessageBatch, invocation targets by async Invoke;
+and dead letters to the component's dead-letter queue.
 
-`prepare` is pure (envelopes, size limits); `deliver` is the I/O edge. Results of a whole batch of
+`prepare` is pure (envelopes, size limits); `deliver`, `dead_letter` and `send_settled` (the
+sends of one `settle` step) are the I/O edge. Results of a whole batch of
 input messages are sent together, so at batch_size 10 one SendMessageBatch carries up to ten
 results: that is what keeps the call count per message below one.
 """
@@ -9,12 +11,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple, TypeVar
 
-from . import envelope, log, names, resources
+from . import log, names, resources, settle
 from .config import EVENT_FROM_MESSAGE, RuntimeConfig
-from .envelope import Envelope, PermanentError
+from .protocol import (
+    Envelope,
+    PermanentError,
+    RouteKind,
+    RouteLine,
+    dead_letter_attributes,
+    next_hop,
+)
 from .routing import RoutingError, Target
 
 # SQS: one message body and one whole SendMessageBatch payload at most 1 MiB (since 2025; was
@@ -28,23 +37,18 @@ SEND_ATTEMPTS = 3
 
 T = TypeVar("T")
 
-QUEUE = "queue"
-INVOCATION = "invocation"
-DEAD_LETTER = "dead_letter"
-
-# Set to "1" by `lcbuild local invoke`: every would-be send is logged as one `route` line
-# instead of being made, so one component runs alone with no AWS behind it.
+# Set to "1" by `lcbuild local invoke`: every would-be send is logged as one route line
+# (`protocol.RouteLine`) instead of being made, so one component runs alone with no AWS behind it.
 DRY_ROUTING_ENV = "LAMBDA_COMPLEX_DRY_ROUTING"
-ROUTE_EVENT = "route"
 
 
 def dry_routing() -> bool:
     return os.environ.get(DRY_ROUTING_ENV) == "1"
 
 
-def _log_routes(items: Iterable[tuple[str, str, str]]) -> None:
-    for target, kind, body in items:
-        log.emit(ROUTE_EVENT, target=target, kind=kind, body=body)
+def _log_routes(items: Iterable[RouteLine]) -> None:
+    for line in items:
+        log.route(line)
 
 
 class MessageTooLarge(PermanentError):
@@ -58,7 +62,7 @@ class DeliveryError(Exception):
 class Outgoing(NamedTuple):
     source_key: str  # which input this result came from (its message id)
     target: str
-    kind: str  # QUEUE or INVOCATION
+    kind: RouteKind  # QUEUE or INVOCATION
     body: str
 
 
@@ -71,15 +75,15 @@ def prepare(
         component = config.components.get(target.name)
         if component is None:
             raise RoutingError(f"routing target {target.name!r} is not in this image's config")
-        routed = envelope.next_hop(current, config.component, target.data, config.max_hops)
+        routed = next_hop(current, config.component, target.data, config.max_hops)
         try:
             body = routed.to_json()
         except (TypeError, ValueError) as e:
             raise RoutingError(
                 f"result for {target.name!r} is not JSON serializable: {e}"
             ) from None
-        kind = QUEUE if component.type == EVENT_FROM_MESSAGE else INVOCATION
-        limit = SQS_MAX_BODY if kind == QUEUE else ASYNC_INVOKE_MAX_PAYLOAD
+        kind = RouteKind.QUEUE if component.type == EVENT_FROM_MESSAGE else RouteKind.INVOCATION
+        limit = SQS_MAX_BODY if kind == RouteKind.QUEUE else ASYNC_INVOKE_MAX_PAYLOAD
         size = len(body.encode("utf-8"))
         if size > limit:
             raise MessageTooLarge(
@@ -163,12 +167,12 @@ def _invoke(app: str, item: Outgoing) -> str | None:
 def deliver(config: RuntimeConfig, outgoing: Iterable[Outgoing]) -> dict[str, str]:
     """Send everything; returns source_key -> reason for each input with a failed delivery."""
     if dry_routing():
-        _log_routes((item.target, item.kind, item.body) for item in outgoing)
+        _log_routes(RouteLine(item.target, item.kind, item.body) for item in outgoing)
         return {}
     by_queue: dict[str, list[Outgoing]] = {}
     failed: dict[str, str] = {}
     for item in outgoing:
-        if item.kind == QUEUE:
+        if item.kind == RouteKind.QUEUE:
             by_queue.setdefault(item.target, []).append(item)
         else:
             reason = _invoke(config.app, item)
@@ -193,7 +197,7 @@ def dead_letter(config: RuntimeConfig, letters: Sequence[DeadLetter]) -> dict[st
     if not letters:
         return {}
     if dry_routing():
-        _log_routes((config.component, DEAD_LETTER, d.body) for d in letters)
+        _log_routes(RouteLine(config.component, RouteKind.DEAD_LETTER, d.body) for d in letters)
         return {}
     queue_name = names.dead_letter_queue_name(config.app, config.component)
     failed: dict[str, str] = {}
@@ -206,11 +210,9 @@ def dead_letter(config: RuntimeConfig, letters: Sequence[DeadLetter]) -> dict[st
                     {
                         "Id": i,
                         "MessageBody": d.body,
-                        "MessageAttributes": {
-                            "lc_reason": {"DataType": "String", "StringValue": d.reason[:1000]},
-                            "lc_component": {"DataType": "String", "StringValue": config.component},
-                            "lc_input_id": {"DataType": "String", "StringValue": d.key},
-                        },
+                        "MessageAttributes": dead_letter_attributes(
+                            d.reason, config.component, d.key
+                        ),
                     }
                     for i, d in by_id.items()
                 ],
@@ -221,3 +223,15 @@ def dead_letter(config: RuntimeConfig, letters: Sequence[DeadLetter]) -> dict[st
         for entry in response.get("Failed", []):
             failed[by_id[entry["Id"]].key] = f"dead-letter send failed: {entry.get('Code')}"
     return failed
+
+
+def send_settled(
+    config: RuntimeConfig,
+    handled: Mapping[str, settle.Handled[Outgoing]],
+    received: Callable[[str], str],
+) -> settle.Sent:
+    """The sends of one settle step: the results of the inputs done, then the inputs due for the
+    dead-letter queue (`received(key)`: the input exactly as received)."""
+    delivery_failed = deliver(config, settle.outgoing(handled))
+    due = [DeadLetter(key, received(key), reason) for key, reason in settle.letters(handled)]
+    return settle.Sent(delivery_failed, dead_letter(config, due))

@@ -1,5 +1,6 @@
 """Handling one input, the same for queue messages and invocation events: parse the envelope, call
-the user's handler, decide and prepare its routing. No I/O: the caller delivers, deletes and logs.
+the user's handler, decide and prepare its routing. No I/O: what becomes of the input then is
+`settle`'s decision, carried out by the caller (deliver, dead-letter, delete, log).
 """
 
 from __future__ import annotations
@@ -10,21 +11,20 @@ from typing import Any
 
 from . import delivery, routing
 from .config import RuntimeConfig
-from .envelope import Envelope, EnvelopeError, PermanentError
+from .protocol import Envelope, EnvelopeError, Outcome, PermanentError
 
 UserHandler = Callable[[Any, Any], Any]
 
-SUCCEEDED = "succeeded"  # handler returned; results ready to deliver
-DIVERTED = "diverted"  # handler raised, the routing function sent the failure on: input done
-FAILED = "failed"  # leave the input for redelivery (then the DLQ via redrive)
-DEAD_LETTER = "dead_letter"  # retrying cannot help: dead-letter queue at once
 # AWS refusals a retry cannot turn into a grant (the code differs by protocol: S3 and SQS say
 # AccessDenied, JSON services AccessDeniedException).
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
 
 
 class Handled:
-    """What became of one input (a plain class: dataclasses cost import time, see wrapper)."""
+    """What the handler (and routing) made of one input, before it is settled. `outcome` is one
+    of SUCCEEDED (results ready to deliver), DIVERTED (the handler raised, the routing function
+    sent the failure on), FAILED (leave the input for redelivery) and DEAD_LETTERED (retrying
+    cannot help: the dead-letter queue at once)."""
 
     __slots__ = (
         "duration_ms",
@@ -40,7 +40,7 @@ class Handled:
 
     def __init__(
         self,
-        outcome: str,
+        outcome: Outcome,
         outgoing: list[delivery.Outgoing] | None = None,
         reason: str | None = None,
         error: Exception | None = None,
@@ -62,7 +62,7 @@ class Handled:
     def failed_call(self) -> bool:
         """The handler raised (and no routing function diverted the failure), or the routing
         function raised: what the report counts as a failed call."""
-        return self.routing_raised or (self.error is not None and self.outcome != DIVERTED)
+        return self.routing_raised or (self.error is not None and self.outcome != Outcome.DIVERTED)
 
 
 def handle(
@@ -77,7 +77,7 @@ def handle(
     try:
         current = parse()
     except EnvelopeError as e:
-        handled = Handled(DEAD_LETTER, reason=e.reason)
+        handled = Handled(Outcome.DEAD_LETTERED, reason=e.reason)
     else:
         handled = _handle(config, user_handler, routing_function, key, current, context)
         handled.trace_id, handled.hops = current.trace_id, current.hops
@@ -110,15 +110,15 @@ def _handle(
         targets = routing.decide(config.own, config.components, error, result, routing_function)
         outgoing = delivery.prepare(key, current, targets, config)
     except PermanentError as e:
-        return Handled(DEAD_LETTER, reason=e.reason, error=error, handler_called=True)
+        return Handled(Outcome.DEAD_LETTERED, reason=e.reason, error=error, handler_called=True)
     except Exception as e:
         reason = f"routing function raised {type(e).__name__}: {e}"
-        return Handled(FAILED, reason=reason, error=error, handler_called=True,
+        return Handled(Outcome.FAILED, reason=reason, error=error, handler_called=True,
                        routing_raised=True)
     if error is not None:
         if not targets:
             reason = f"handler raised {type(error).__name__}: {error}"
-            outcome = DEAD_LETTER if _access_denied(error) else FAILED
+            outcome = Outcome.DEAD_LETTERED if _access_denied(error) else Outcome.FAILED
             return Handled(outcome, reason=reason, error=error, handler_called=True)
-        return Handled(DIVERTED, outgoing=outgoing, error=error, handler_called=True)
-    return Handled(SUCCEEDED, outgoing=outgoing, handler_called=True)
+        return Handled(Outcome.DIVERTED, outgoing=outgoing, error=error, handler_called=True)
+    return Handled(Outcome.SUCCEEDED, outgoing=outgoing, handler_called=True)

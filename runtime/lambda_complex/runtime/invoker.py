@@ -1,6 +1,7 @@
-"""The invoker (CMD `lambda_complex.runtime.invoker.handler`, coordinator image): fans out
-`{"invocations": [{"component": name, "count": n}, ...]}`, making at most `max_invocations` Invoke
-calls itself and handing the rest to child invokers, recursively.
+"""The invoker (CMD `lambda_complex.runtime.invoker.handler`, coordinator image): fans out an
+invoker event (`protocol.InvokerEvent`), making at most `max_invocations` Invoke calls itself and
+handing the rest to child invokers, recursively; message components get a nudge
+(`protocol.Nudge`).
 
 Invocations are idempotent nudges (a message component takes its work from its queue), so a failed
 Invoke is logged and its lease handed back, not retried or raised: the next coordinator generation
@@ -20,6 +21,7 @@ from typing import Any, NamedTuple
 from . import config as config_mod
 from . import inflight, log, names, resources
 from .config import RuntimeConfig
+from .protocol import InvokerEvent, Nudge
 
 Invocations = list[tuple[str, int]]  # (component, count), count > 0
 
@@ -90,12 +92,6 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> str | None:
     return None if status == 202 else f"status {status}"
 
 
-def nudge(lease: str | None) -> dict[str, Any]:
-    """A message component's payload: the work is in its queue; the invocation hands the lease
-    back when it ends."""
-    return {"source": names.COORDINATOR, "lease": lease} if lease else {"source": names.COORDINATOR}
-
-
 def _with_leases(config: RuntimeConfig, direct: Invocations) -> list[tuple[str, str | None]]:
     """One (component, lease) per direct invocation, the leases taken just before the Invoke
     (see `inflight`); None where none could be taken."""
@@ -117,12 +113,12 @@ def fan_out(config: RuntimeConfig, invocations: Sequence[tuple[str, int]]) -> di
     plan = split(invocations, config.coordinator.max_invocations)
     units = _with_leases(config, plan.direct) if plan.direct else []
     calls: list[tuple[str, dict[str, Any]]] = [
-        (names.function_name(config.app, component), nudge(lease)) for component, lease in units
+        (names.function_name(config.app, component), Nudge(lease).to_dict())
+        for component, lease in units
     ]
     invoker = names.function_name(config.app, names.INVOKER)
     calls += [
-        (invoker, {"invocations": [{"component": c, "count": k} for c, k in child]})
-        for child in plan.children
+        (invoker, InvokerEvent(child).to_dict()) for child in plan.children
     ]
     if not calls:
         return {"invoked": 0, "children": 0, "failed": 0}
@@ -143,11 +139,6 @@ def fan_out(config: RuntimeConfig, invocations: Sequence[tuple[str, int]]) -> di
     return {"invoked": total(plan.direct), "children": len(plan.children), "failed": failed}
 
 
-def parse(event: Any) -> Invocations:
-    items = event.get("invocations", []) if isinstance(event, dict) else []
-    return [(str(i["component"]), int(i["count"])) for i in items if int(i.get("count", 0)) > 0]
-
-
 _config: RuntimeConfig | None = None
 
 
@@ -156,7 +147,7 @@ def handler(event: Any, context: Any) -> dict[str, int]:
     if _config is None:
         _config = config_mod.load()
     known = _config.components
-    invocations = [(c, n) for c, n in parse(event) if c in known]
+    invocations = [(c, n) for c, n in InvokerEvent.from_event(event).invocations if c in known]
     result = fan_out(_config, invocations)
     log.emit("invoker", **result)
     return result

@@ -1,6 +1,8 @@
 """Structured JSON logs: one line per event on stdout, which Lambda ships to CloudWatch Logs.
 
-No `logging` module: a plain write is faster to import and needs no handler set-up in Lambda.
+The lines other parts read (the message line, the route line) are `protocol`'s; this module only
+writes them. No `logging` module: a plain write is faster to import and needs no handler set-up
+in Lambda.
 """
 
 from __future__ import annotations
@@ -10,28 +12,23 @@ import sys
 import time
 from typing import Any
 
+from .protocol import MessageLine, RouteLine
 
-def emit(event: str, **fields: Any) -> None:
-    record = {"ts": round(time.time(), 3), "event": event, **fields}
+
+def write(fields: dict[str, Any]) -> None:
+    record = {"ts": round(time.time(), 3), **fields}
     sys.stdout.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
     sys.stdout.flush()
 
 
-def outcome(
-    component: str,
-    trace_id: str | None,
-    message_id: str | None,
-    outcome: str,
-    duration_ms: float,
-    **extra: Any,
-) -> None:
-    """The one line per message (or invocation event) that monitoring counts."""
-    emit(
-        "message",
-        component=component,
-        trace_id=trace_id,
-        message_id=message_id,
-        outcome=outcome,
-        duration_ms=round(duration_ms, 1),
-        **extra,
-    )
+def emit(event: str, **fields: Any) -> None:
+    write({"event": event, **fields})
+
+
+def message(line: MessageLine) -> None:
+    """The one line per input that monitoring counts."""
+    write(line.to_dict())
+
+
+def route(line: RouteLine) -> None:
+    write(line.to_dict())

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from . import names
 from .config import ComponentConfig
-from .envelope import PermanentError
+from .protocol import PermanentError
 
 RoutingFunction = Callable[[BaseException | None, Any], Any]
 

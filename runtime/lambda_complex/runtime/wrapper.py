@@ -15,14 +15,16 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from . import config as config_mod
-from . import consume, delivery, envelope, handling, log, resources, routing
+from . import consume, delivery, handling, log, resources, routing, settle
 from .config import EVENT_FROM_MESSAGE, RuntimeConfig
-from .envelope import Envelope, from_event
-
-# `lcbuild local invoke`'s direct event, `{LOCAL_INVOKE_KEY: {"body": "<one input>"}}`: the
-# input is handled right here instead of being taken from the queue. Honoured only with dry
-# routing on, so a deployed function never treats an outside payload as one.
-LOCAL_INVOKE_KEY = "lc_local_invoke"
+from .protocol import (
+    Envelope,
+    Nudge,
+    Outcome,
+    envelope_from_event,
+    local_invoke_body,
+    parse_envelope,
+)
 
 
 class LambdaContext(Protocol):
@@ -77,28 +79,23 @@ def reset() -> None:
 
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     loaded = load()
-    if isinstance(event, dict) and LOCAL_INVOKE_KEY in event and delivery.dry_routing():
-        return _local_invoke(loaded, event[LOCAL_INVOKE_KEY], context)
+    # `lcbuild local invoke`'s direct input is handled right here instead of being taken from
+    # the queue; honoured only with dry routing on, so a deployed function never treats an
+    # outside payload as one.
+    body = local_invoke_body(event) if delivery.dry_routing() else None
+    if body is not None:
+        return _local_invoke(loaded, body, context)
     if loaded.config.own.type == EVENT_FROM_MESSAGE:
-        # The event is only a nudge from the coordinator (with the invocation's lease, if it
-        # took one): the work is in the queue.
-        lease = event.get("lease") if isinstance(event, dict) else None
-        return consume.run(
-            loaded.config,
-            loaded.handler,
-            loaded.routing_function,
-            context,
-            lease if isinstance(lease, str) else None,
-        )
+        # The event is only a nudge (with the invocation's lease, if one was taken): the work
+        # is in the queue.
+        lease = Nudge.from_event(event).lease
+        return consume.run(loaded.config, loaded.handler, loaded.routing_function, context, lease)
     return _invocation(loaded, event, context)
 
 
-def _local_invoke(loaded: _Loaded, request: Any, context: LambdaContext) -> dict[str, Any]:
+def _local_invoke(loaded: _Loaded, body: str, context: LambdaContext) -> dict[str, Any]:
     """One input handled as its component handles it (a message body is parsed as a queue
     message's, any other input as an invocation payload); the answer adds the handler's result."""
-    body = request.get("body") if isinstance(request, dict) else None
-    if not isinstance(body, str):
-        raise ValueError(f"{LOCAL_INVOKE_KEY}.body must be a string (one input's JSON)")
     results: list[Any] = []
 
     def capture(data: Any, ctx: Any) -> Any:
@@ -108,8 +105,8 @@ def _local_invoke(loaded: _Loaded, request: Any, context: LambdaContext) -> dict
 
     def parse() -> Envelope:
         if loaded.config.own.type == EVENT_FROM_MESSAGE:
-            return envelope.parse(body)
-        return from_event(json.loads(body))
+            return parse_envelope(body)
+        return envelope_from_event(json.loads(body))
 
     answer = _invocation(loaded._replace(handler=capture), None, context, parse, lambda: body)
     # Whatever the handler returned, as JSON (Lambda's answer must be).
@@ -125,39 +122,27 @@ def _invocation(
     received: Callable[[], str] | None = None,
 ) -> dict[str, Any]:
     """`event` is an invocation payload, unless `parse` reads the input (and `received` gives it
-    back as received, for the dead-letter queue)."""
+    back as received, for the dead-letter queue). The I/O edge of `settle` for one event."""
     config = loaded.config
     key = context.aws_request_id
     h = handling.handle(
         config, loaded.handler, loaded.routing_function, key,
-        parse or (lambda: from_event(event)), context,
+        parse or (lambda: envelope_from_event(event)), context,
     )
-    if h.outcome in (handling.SUCCEEDED, handling.DIVERTED):
-        failures = delivery.deliver(config, h.outgoing)
-        if failures:
-            h.outcome, h.reason = handling.FAILED, failures[key]
-    elif h.outcome == handling.DEAD_LETTER:
-        body = received() if received else json.dumps(event, default=str)
-        failures = delivery.dead_letter(config, [delivery.DeadLetter(key, body, h.reason or "")])
-        if failures:
-            h.outcome, h.reason = handling.FAILED, failures[key]
-    outcome = "dead_lettered" if h.outcome == handling.DEAD_LETTER else h.outcome
-    log.outcome(
-        config.component, h.trace_id, key, outcome, h.duration_ms, reason=h.reason, hops=h.hops,
-        handler_called=h.handler_called, failed=h.failed_call,
+    handled = {key: h}
+    sent = delivery.send_settled(
+        config, handled, lambda _: received() if received else json.dumps(event, default=str)
     )
-    if h.outcome == handling.FAILED:
+    settled = settle.settle(config.component, handled, sent)
+    (line,) = settled.lines
+    log.message(line)
+    if line.outcome == Outcome.FAILED:
         # The handler's own exception when it is why the input failed (nothing was routed):
         # Lambda then reports the user's error type; otherwise what went wrong after it.
         if h.error is not None and not h.routing_raised and not h.outgoing:
             raise h.error
-        raise InvocationFailed(h.reason)
-    return {
-        "handled": int(h.handler_called),
-        "succeeded": int(h.outcome in (handling.SUCCEEDED, handling.DIVERTED)),
-        "failed": 0,
-        "dead_lettered": int(h.outcome == handling.DEAD_LETTER),
-    }
+        raise InvocationFailed(line.reason)
+    return settled.counts.as_dict()
 
 
 # The runtime interface client imports this module in Lambda's init phase: load the config and

@@ -34,18 +34,12 @@ def component_config(component: Component) -> config.ComponentConfig:
 
 
 def _runtime_config(app: App, component: str, members: list[Component]) -> config.RuntimeConfig:
-    c = app.coordinator
     return config.RuntimeConfig(
         app=app.name,
         version=app.version,
         component=component,
         max_hops=app.max_hops,
-        coordinator=config.CoordinatorConfig(
-            concurrency=c.concurrency,
-            max_api_concurrency=c.max_api_concurrency,
-            max_invocations=c.max_invocations,
-            min_interval=c.min_interval,
-        ),
+        coordinator=app.coordinator,
         components={m.name: component_config(m) for m in members},
     )
 

@@ -8,6 +8,7 @@ Nothing but `DefinitionError` escapes, whatever the input.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from lambda_complex.builder.app.model import (
     Architecture,
     Component,
     ComponentType,
-    Coordinator,
+    CoordinatorConfig,
     Deployment,
     LambdaSettings,
     Role,
@@ -56,8 +57,7 @@ ENV_SIZE_MAX = 4096  # Lambda's limit on a function's environment variables, in 
 
 TOP_FIELDS = ("name", "version", "deployment", "coordinator", "roles", "components", "max_hops")
 DEPLOYMENT_FIELDS = ("region", "registry", "tags", "switchover")
-COORDINATOR_FIELDS = ("concurrency", "max_api_concurrency", "max_invocations", "min_interval",
-                      "memory", "timeout")
+COORDINATOR_FIELDS = tuple(f.name for f in dataclasses.fields(CoordinatorConfig))
 ROLE_FIELDS = ("name", "statements")
 STATEMENT_FIELDS = ("effect", "action", "resource", "condition")
 COMPONENT_FIELDS = ("name", "type", "max_concurrency", "queue_wait_time", "batch_size",
@@ -153,18 +153,16 @@ def _read_deployment(value: Any, errors: Errors) -> Deployment:
     )
 
 
-def _read_coordinator(value: Any, errors: Errors) -> Coordinator:
+def _read_coordinator(value: Any, errors: Errors) -> CoordinatorConfig:
+    """Every setting is an integer within the range CoordinatorConfig gives it."""
     r = Reader.of(value or {}, "coordinator", errors, COORDINATOR_FIELDS)
     if r is None:
-        return Coordinator()
-    return Coordinator(
-        concurrency=r.integer("concurrency", 1, 1, 10),
-        max_api_concurrency=r.integer("max_api_concurrency", 10, 1, 100),
-        max_invocations=r.integer("max_invocations", 20, 1, 1000),
-        min_interval=r.integer("min_interval", 10, 1, 600),
-        memory=r.integer("memory", 256, 128, 10240),
-        timeout=r.integer("timeout", 300, 1, 900),
-    )
+        return CoordinatorConfig()
+    settings: dict[str, int] = {}
+    for setting in dataclasses.fields(CoordinatorConfig):
+        low, high = setting.metadata["range"]
+        settings[setting.name] = r.integer(setting.name, setting.default, low, high)
+    return CoordinatorConfig(**settings)
 
 
 def _read_roles(value: Any, errors: Errors) -> tuple[Role, ...]:

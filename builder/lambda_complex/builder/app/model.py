@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+# The coordinator's settings: the runtime reads them from the compiled config, so the model holds
+# the runtime's type, where their defaults and ranges are defined.
+from lambda_complex.runtime.config import CoordinatorConfig as CoordinatorConfig
+
 # Where a component's results go: the compiled runtime config carries the same value, so the
 # model uses the runtime's type (fixed components, or a `module:function` with optional targets).
 from lambda_complex.runtime.config import Routing as Routing
@@ -88,24 +92,13 @@ class Deployment:
     switchover: str | None = None
 
 
-
-@dataclass(frozen=True)
-class Coordinator:
-    concurrency: int = 1
-    max_api_concurrency: int = 10
-    max_invocations: int = 20
-    min_interval: int = 10
-    memory: int = 256
-    timeout: int = 300  # a chain generation sleeps up to min_interval, then re-invokes itself
-
-
 @dataclass(frozen=True)
 class App:
     name: str
     version: str
     source: Path  # the lambda-complex.yaml this was loaded from
     deployment: Deployment
-    coordinator: Coordinator
+    coordinator: CoordinatorConfig
     roles: tuple[Role, ...]
     components: tuple[Component, ...]
     max_hops: int = 32

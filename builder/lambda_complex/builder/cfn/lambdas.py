@@ -1,9 +1,9 @@
-"""Building blocks shared by the functions and coordinator stacks: a function with its role,
-log group (retention, JSON logs) and asynchronous-invocation settings."""
+"""Building blocks shared by the functions and coordinator stacks: a function (from its
+`FunctionSpec`) with its role, log group (retention, JSON logs) and asynchronous-invocation
+settings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from troposphere import GetAtt, Ref, Template
@@ -22,33 +22,13 @@ from troposphere.logs import LogGroup
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, iam
+from lambda_complex.builder.cfn.function_specs import FunctionSpec
 
 
 class JsonLoggingConfig(LoggingConfig):  # type: ignore[misc]
     """troposphere's LoggingConfig lacks `LogFormat` (part of CloudFormation's schema)."""
 
     props: ClassVar[dict[str, Any]] = {**LoggingConfig.props, "LogFormat": (str, False)}
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    key: str  # component name, or coordinator / invoker: the logical-ID stem
-    function_name: str
-    role_name: str
-    image_uri: str
-    memory: int
-    timeout: int
-    architecture: str
-    policy: iam.PolicyDocument
-    reserved_concurrency: int | None = None
-    environment: dict[str, str] = field(default_factory=dict)
-    command: tuple[str, ...] = ()  # ImageConfig.Command; empty: the image's CMD
-    retry_attempts: int = common.ASYNC_RETRY_ATTEMPTS
-    on_failure_queue: str | None = None  # the dead-letter queue name of async invocations
-    # Lambda stops a function invoked ~16 times in one request chain unless this is Allow
-    # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html); cfn/recursion.py
-    # decides which functions loop on purpose.
-    recursive_loop_allowed: bool = False
 
 
 def add_function(template: Template, app: App, spec: FunctionSpec) -> Function:
@@ -78,7 +58,7 @@ def add_function(template: Template, app: App, spec: FunctionSpec) -> Function:
         "MemorySize": spec.memory,
         "Timeout": spec.timeout,
         "Architectures": [spec.architecture],
-        "LoggingConfig": JsonLoggingConfig(LogFormat="JSON", LogGroup=Ref(log_group)),
+        "LoggingConfig": JsonLoggingConfig(LogFormat=spec.log_format, LogGroup=Ref(log_group)),
         "RecursiveLoop": "Allow" if spec.recursive_loop_allowed else "Terminate",
         "Tags": tags,
     }

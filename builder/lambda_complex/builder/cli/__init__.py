@@ -1,13 +1,25 @@
-"""`lcbuild`: the command line over the Python API. Thin: parse, call, print.
+"""`lcbuild`: the command line over the Python API (`lambda_complex.builder.api`). Thin: each
+command parses its options, calls `api` and prints what it returns (text, JSON, exit code); an
+import-linter contract in the root pyproject keeps the CLI from reaching past the API.
 
-Each command group lives in its own module and is registered here."""
+One module per command, or per group of commands that share a subject, registered here."""
 
 from __future__ import annotations
 
 import click
 
-from lambda_complex.builder.cli import app_commands, doctor, images, local, stacks
-from lambda_complex.builder.cli import render as render_command
+from lambda_complex.builder.cli import (
+    app_commands,
+    dispatch,
+    doctor,
+    images,
+    local,
+    plan,
+    redrive,
+    render,
+    status,
+    trace,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,19 +28,10 @@ def cli() -> None:
     """Build, deploy and run queue-driven applications made of AWS Lambda functions."""
 
 
-cli.add_command(app_commands.validate)
-cli.add_command(app_commands.graph)
-cli.add_command(app_commands.init)
-cli.add_command(stacks.status)
-cli.add_command(stacks.plan)
-cli.add_command(stacks.pause)
-cli.add_command(stacks.resume)
-cli.add_command(stacks.redrive)
-cli.add_command(stacks.trace)
-cli.add_command(images.images)
-cli.add_command(render_command.render)
-cli.add_command(local.local)
-cli.add_command(doctor.doctor)
+for command in (app_commands.validate, app_commands.graph, app_commands.init, status.status,
+                plan.plan, dispatch.pause, dispatch.resume, redrive.redrive, trace.trace,
+                images.images, render.render, local.local, doctor.doctor):
+    cli.add_command(command)
 
 
 def main() -> None:

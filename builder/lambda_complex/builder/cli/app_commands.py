@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from lambda_complex.builder import scaffold
-from lambda_complex.builder.app import graph as app_graph
-from lambda_complex.builder.cli.common import app_option, load_app, report_user_errors
+from lambda_complex.builder import api
+from lambda_complex.builder.cli.common import app_option, report_user_errors
 
 
 @click.command()
@@ -17,7 +16,7 @@ from lambda_complex.builder.cli.common import app_option, load_app, report_user_
 @report_user_errors
 def validate(app_file: Path, as_json: bool) -> None:
     """Check the application definition; print every error with its field path."""
-    app = load_app(app_file)
+    app = api.load(app_file)
     if as_json:
         import json
 
@@ -30,12 +29,12 @@ def validate(app_file: Path, as_json: bool) -> None:
 
 @click.command()
 @app_option
-@click.option("--format", "fmt", type=click.Choice(app_graph.FORMATS), default="text",
+@click.option("--format", "fmt", type=click.Choice(api.GRAPH_FORMATS), default="text",
               show_default=True, help="Output format.")
 @report_user_errors
 def graph(app_file: Path, fmt: str) -> None:
     """Print the routing graph (text, Mermaid or Graphviz dot)."""
-    click.echo(app_graph.render(load_app(app_file), fmt))
+    click.echo(api.graph(api.load(app_file), fmt))
 
 
 @click.command()
@@ -45,7 +44,7 @@ def graph(app_file: Path, fmt: str) -> None:
 def init(directory: Path, name: str | None) -> None:
     """Create a new application in DIRECTORY: a working example component,
     lambda-complex.yaml, config/ and stacks/."""
-    created = scaffold.create(directory, name)
+    created = api.init(directory, name)
     for path in created:
         click.echo(f"created {path}")
     click.echo(f"next: cd {directory} && lcbuild validate && lcbuild graph")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from lambda_complex.builder import api
+
 # Error codes AWS answers when the caller's credentials are wrong or no longer valid
 # (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html,
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
@@ -22,7 +24,7 @@ DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "Unauthorized
 
 CREDENTIALS_HINT = ("set AWS_PROFILE (after `aws sso login` or `aws configure`) or "
                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-LOCAL_HINT = "start `lcbuild local run` for this application (in another terminal) first"
+LOCAL_HINT = api.LOCAL_RUN_HINT
 
 
 def describe(error: BaseException, local: bool = False) -> str | None:

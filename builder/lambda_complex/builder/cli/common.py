@@ -1,6 +1,7 @@
-"""What every `lcbuild` command shares: the `--app` option and turning user errors into one
-clear message and exit code 1 (usage errors are click's: exit 2). No traceback for user errors,
-nor for the AWS failures a user fixes outside the tool (credentials, endpoint, permissions)."""
+"""What every `lcbuild` command shares: the `--app`, `--local` and `--mode` options and turning
+user errors into one clear message and exit code 1 (usage errors are click's: exit 2). No
+traceback for user errors, nor for the AWS failures a user fixes outside the tool (credentials,
+endpoint, permissions)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from lambda_complex.builder.app import load as app_load
-from lambda_complex.builder.app.model import App
+from lambda_complex.builder import api
 from lambda_complex.builder.cli import aws_errors
 from lambda_complex.builder.errors import DefinitionError, UserError
 
@@ -22,16 +22,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 app_option = click.option(
     "--app",
     "app_file",
-    default=app_load.DEFAULT_FILE,
+    default=api.DEFAULT_FILE,
     show_default=True,
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="LCBUILD_APP",
     help="The application definition.",
 )
 
+local_option = click.option(
+    "--local", is_flag=True,
+    help="Talk to the application running under `lcbuild local run` instead of AWS.")
 
-def load_app(app_file: Path) -> App:
-    return app_load.load(app_file)
+
+def mode_option(what: str) -> Callable[[F], F]:
+    """`--mode container|process`; `what`: what container mode runs."""
+    return click.option(
+        "--mode", type=click.Choice(api.MODES), default=None,
+        help=f"container: {what}; process: worker processes from the sources. Default: "
+             "container when Docker answers and .lcbuild/images.json exists.")
 
 
 def report_user_errors(func: F) -> F:
@@ -59,17 +67,3 @@ def report_user_errors(func: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
-
-def default_local_mode(app_root: Path) -> str:
-    """container when a Docker engine answers and the build manifest exists, else process."""
-    from lambda_complex.builder.images import manifest
-
-    if not manifest.path_for(app_root).is_file():
-        return "process"
-    try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-    except Exception:
-        return "process"
-    return "container"

@@ -1,5 +1,5 @@
 """`lcbuild images`: build (and push) every component image that changed, skip the rest, and
-write the build manifest. Thin: parse, call `images.pipeline.build_images`, print."""
+write the build manifest. Thin: parse, call `api.build`, print."""
 
 from __future__ import annotations
 
@@ -7,15 +7,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from lambda_complex.builder.cli.common import app_option, load_app, report_user_errors
-from lambda_complex.builder.images import dockerfile
-
-if TYPE_CHECKING:  # the Docker SDK costs ~0.2 s of start-up: only `lcbuild images` pays it
-    from lambda_complex.builder.images import pipeline as api
+from lambda_complex.builder import api
+from lambda_complex.builder.cli.common import app_option, report_user_errors
 
 
 @click.command()
@@ -27,8 +23,8 @@ if TYPE_CHECKING:  # the Docker SDK costs ~0.2 s of start-up: only `lcbuild imag
               help="Images built in parallel (default: the number of CPUs).")
 @click.option("--dry-run", is_flag=True, help="Print the plan (build/push/skip and why); "
               "change nothing.")
-@click.option("--base-image", envvar=dockerfile.BASE_IMAGE_ENV, metavar="IMAGE",
-              help=f"The Lambda base image (env {dockerfile.BASE_IMAGE_ENV}; default: the digest "
+@click.option("--base-image", envvar=api.BASE_IMAGE_ENV, metavar="IMAGE",
+              help=f"The Lambda base image (env {api.BASE_IMAGE_ENV}; default: the digest "
               "pinned in Dockerfile.base). Never pulled: it must be in the engine.")
 @click.option("--ca-cert", "ca_certs", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
@@ -40,14 +36,9 @@ if TYPE_CHECKING:  # the Docker SDK costs ~0.2 s of start-up: only `lcbuild imag
 def images(app_file: Path, push: bool, registry: str | None, jobs: int | None, dry_run: bool,
            base_image: str | None, ca_certs: tuple[Path, ...], as_json: bool) -> None:
     """Build the component images (content-addressed) and the coordinator image."""
-    app = load_app(app_file)
-    from lambda_complex.builder.images import pipeline as api
-    from lambda_complex.builder.images import progress
-
-    reporter = progress.NullReporter() if dry_run else progress.for_terminal()
-    result = api.build_images(app, api.Options(
-        push=push, registry=registry, jobs=jobs, dry_run=dry_run, base_image=base_image,
-        ca_certs=tuple(ca_certs), reporter=reporter))
+    result = api.build(api.load(app_file), push=push, registry=registry, jobs=jobs,
+                       dry_run=dry_run, base_image=base_image, ca_certs=tuple(ca_certs),
+                       show_progress=True)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -56,7 +47,7 @@ def images(app_file: Path, push: bool, registry: str | None, jobs: int | None, d
         sys.exit(1)
 
 
-def _print(result: api.Result) -> None:
+def _print(result: api.BuildResult) -> None:
     if result.dry_run:
         click.echo("plan (dry run: nothing built, pushed or written):")
         for p in result.plan.images:

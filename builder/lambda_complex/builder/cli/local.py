@@ -6,20 +6,16 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from lambda_complex.builder import api
 from lambda_complex.builder.cli import local_invoke
-from lambda_complex.builder.cli.common import (
-    app_option,
-    default_local_mode,
-    load_app,
-    report_user_errors,
-)
+from lambda_complex.builder.cli.common import app_option, mode_option, report_user_errors
 from lambda_complex.builder.errors import UserError
 
 
@@ -55,9 +51,7 @@ def local() -> None:
 
 @local.command()
 @app_option
-@click.option("--mode", type=click.Choice(["container", "process"]), default=None,
-              help="container: the built images; process: worker processes from the sources. "
-                   "Default: container when Docker answers and .lcbuild/images.json exists.")
+@mode_option("the built images")
 @click.option("--send", "sends", multiple=True, metavar="NAME=JSON",
               help="An input for component NAME (JSON, or @FILE). Repeatable.")
 @click.option("--send-file", "send_files", multiple=True, metavar="NAME=FILE",
@@ -72,50 +66,41 @@ def local() -> None:
 @click.option("--no-iam", is_flag=True,
               help="Do not enforce IAM in the emulator (every call allowed; a warning says so).")
 @report_user_errors
-def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tuple[str, ...],
+def run(app_file: Path, mode: api.Mode | None, sends: tuple[str, ...], send_files: tuple[str, ...],
         until_idle: bool, report_file: Path | None, timeout: float | None,
         no_iam: bool) -> None:
     """Deploy to the embedded AWS emulator, run, print what happened; exit 1 if anything is
     lost (or, with --until-idle, if it never went idle)."""
-    from lambda_complex.builder.local.aws import stack_group
-    from lambda_complex.builder.local.run import live_view as progress
-    from lambda_complex.builder.local.run import testbed
-
-    app = load_app(app_file)
+    app = api.load(app_file)
     inputs = [parse_send(v, from_file=False) for v in sends]
     inputs += [parse_send(v, from_file=True) for v in send_files]
     unknown = sorted({name for name, _ in inputs} - set(app.component_names))
     if unknown:
         raise UserError(f"--send: no component {', '.join(map(repr, unknown))} in {app.name}")
-    chosen = mode or default_local_mode(app.root)
+    chosen = mode or api.default_local_mode(app.root)
     signal.signal(signal.SIGTERM, _terminate)
-    show = progress.Progress()
     idle = True
-    try:
-        with testbed.Testbed(app_file, chosen, say=lambda m: click.echo(m, err=True),  # type: ignore[arg-type]
-                             iam=not no_iam) as tb:
-            for name, items in inputs:
-                tb.send_many(name, items)
-            click.echo(f"sent {tb.sent} input(s); logs in {tb.log_dir}", err=True)
+    with api.run_locally(app_file, chosen, say=_say, iam=not no_iam) as bed:
+        for name, items in inputs:
+            bed.send_many(name, items)
+        _say(f"sent {bed.sent} input(s); logs in {bed.log_dir}")
+        redeploy = api.redeploy_on_hangup(bed, _say)
+        view = api.LiveView(bed)
 
-            redeploy = _redeploy_on_hangup(tb)
+        def tick() -> None:
+            redeploy()
+            bed.check_started()  # a function that cannot start ends any run
+            view.update()
 
-            def tick() -> None:
-                redeploy()
-                tb.check_started()  # a function that cannot start ends any run
-                show.update(progress.rows(tb.components, tb.queues(), tb.stats(), tb.logs.poll()))
-
+        try:
             if until_idle:
-                idle = tb.wait_idle(timeout if timeout is not None else 600.0, on_tick=tick)
+                idle = bed.wait_idle(timeout if timeout is not None else 600.0, on_tick=tick)
             else:
                 _run_for(timeout, tick)
-            show.close()
-            result = tb.report()
-            objects = tb.s3_objects()
-    except stack_group.DeployError as e:
-        raise UserError(str(e)) from None
-    finally:
-        show.close()
+        finally:
+            view.close()
+        result = bed.report()
+        objects = bed.s3_objects()
     _print_summary(result, objects, idle)
     if report_file is not None:
         report_file.parent.mkdir(parents=True, exist_ok=True)
@@ -123,33 +108,9 @@ def run(app_file: Path, mode: str | None, sends: tuple[str, ...], send_files: tu
     sys.exit(0 if result["totals"]["lost"] == 0 and idle else 1)
 
 
-def _redeploy_on_hangup(tb: Any) -> Any:
-    """SIGHUP (sent by `lcbuild local deploy`) makes the run apply the definition on disk; the
-    returned function does it between two ticks, in this thread, and records the outcome."""
-    from lambda_complex.builder.local.aws import stack_group
-    from lambda_complex.builder.local.run import files as run_files
-
-    asked = threading.Event()
-    signal.signal(signal.SIGHUP, lambda signum, frame: asked.set())
-    handled = 0
-
-    def apply() -> None:
-        nonlocal handled
-        if not asked.is_set():
-            return
-        asked.clear()
-        click.echo("redeploying the changed definition", err=True)
-        error: str | None = None
-        try:
-            tb.redeploy()
-        except (UserError, stack_group.DeployError) as e:
-            error = str(e)
-            click.echo(f"redeploy refused: {error}", err=True)
-        handled += 1
-        run_files.redeploy_path(tb.app.root).write_text(
-            json.dumps({"handled": handled, "ok": error is None, "error": error}) + "\n")
-
-    return apply
+def _say(message: str) -> None:
+    """The run's own messages go to stderr: stdout holds the summary."""
+    click.echo(message, err=True)
 
 
 @local.command()
@@ -160,34 +121,12 @@ def _redeploy_on_hangup(tb: Any) -> Any:
 def deploy(app_file: Path, timeout: float) -> None:
     """Apply the changed definition to the running `lcbuild local run`, through the same Sceptre
     stack group and switchover as a deploy to AWS (renamed components' messages move along)."""
-    import os
-
-    from lambda_complex.builder.local.run import files as run_files
-
-    app = load_app(app_file)  # a definition that does not load is refused here, nothing sent
-    endpoints = run_files.read_json(run_files.endpoint_path(app.root))
-    if endpoints is None or not isinstance(endpoints.get("pid"), int):
-        raise UserError(f"no `lcbuild local run` is running for {app.name}: start one first")
-    outcome = run_files.redeploy_path(app.root)
-    before = (run_files.read_json(outcome) or {}).get("handled", 0)
-    try:
-        os.kill(endpoints["pid"], signal.SIGHUP)
-    except ProcessLookupError:
-        raise UserError(f"the `lcbuild local run` of {app.name} is gone (pid "
-                        f"{endpoints['pid']}): start a new one") from None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = run_files.read_json(outcome) or {}
-        if done.get("handled", 0) > before:
-            if not done.get("ok"):
-                raise UserError(f"redeploy failed: {done.get('error')}")
-            click.echo(f"{app.name}: redeployed to the running local run")
-            return
-        time.sleep(0.5)
-    raise UserError(f"the running local run did not apply the redeploy within {timeout:.0f} s")
+    app = api.load(app_file)  # a definition that does not load is refused here, nothing sent
+    api.local_deploy(app, timeout)
+    click.echo(f"{app.name}: redeployed to the running local run")
 
 
-def _run_for(timeout: float | None, tick: Any) -> None:
+def _run_for(timeout: float | None, tick: Callable[[], None]) -> None:
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while deadline is None or time.monotonic() < deadline:

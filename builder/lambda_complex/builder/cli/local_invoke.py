@@ -10,14 +10,10 @@ from typing import Any
 
 import click
 
-from lambda_complex.builder.cli.common import (
-    app_option,
-    default_local_mode,
-    load_app,
-    report_user_errors,
-)
+from lambda_complex.builder import api
+from lambda_complex.builder.cli.common import app_option, mode_option, report_user_errors
 from lambda_complex.builder.errors import UserError
-from lambda_complex.runtime import delivery
+from lambda_complex.runtime.protocol import RouteKind
 
 
 def parse_event(value: str) -> Any:
@@ -45,33 +41,19 @@ def parse_event(value: str) -> Any:
 @click.option("--event", "event_text", default="{}", show_default=True, metavar="JSON|@FILE|-",
               help="The input: JSON, @FILE, or - for standard input. A message component gets "
                    "it as one message body, in a fresh envelope as `local run --send` makes.")
-@click.option("--mode", type=click.Choice(["container", "process"]), default=None,
-              help="container: the built image (.lcbuild/images.json); process: a worker from "
-                   "the sources. Default: container when Docker answers and the manifest exists.")
+@mode_option("the built image (.lcbuild/images.json)")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @report_user_errors
-def invoke(component: str, app_file: Path, event_text: str, mode: str | None,
+def invoke(component: str, app_file: Path, event_text: str, mode: api.Mode | None,
            as_json: bool) -> None:
     """Run COMPONENT once on EVENT: no deploy, no emulator, nothing sent on. Routing is dry: the
     results are shown, not delivered. AWS is out of reach (a closed loopback endpoint, dummy
     credentials): a handler that calls AWS itself fails. Exit 0 when the handler succeeded,
     1 when it failed (or its input was dead-lettered)."""
-    from lambda_complex.builder.local.run import invoke_once
-
-    app = load_app(app_file)
+    app = api.load(app_file)
     event = parse_event(event_text)
-    chosen = mode or default_local_mode(app.root)
-    launcher: Any
-    if chosen == "container":
-        images = {component: invoke_once.container_image(app, component)}
-        fn = invoke_once.function_for(app, component, images)
-        launcher = _container_launcher()
-    else:
-        from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
-
-        fn = invoke_once.function_for(app, component)
-        launcher = ProcessLauncher()
-    outcome = invoke_once.run(fn, component, event, launcher)
+    chosen = mode or api.default_local_mode(app.root)
+    outcome = api.invoke_once(app, component, event, chosen)
     if as_json:
         click.echo(json.dumps({"mode": chosen, **outcome.to_dict()}, indent=2, default=str))
     else:
@@ -79,21 +61,7 @@ def invoke(component: str, app_file: Path, event_text: str, mode: str | None,
     sys.exit(0 if outcome.ok else 1)
 
 
-def _container_launcher() -> Any:
-    from lambda_complex.builder.local.lambda_service.containers import ContainerLauncher
-
-    try:
-        import docker
-
-        client = docker.from_env(timeout=10)
-        client.ping()
-    except Exception as e:
-        raise UserError(f"container mode needs a running Docker engine ({e}); "
-                        "use --mode process") from None
-    return ContainerLauncher(client)
-
-
-def _print(outcome: Any) -> None:
+def _print(outcome: api.Outcome) -> None:
     for line in outcome.logs:
         click.echo(f"| {line}", err=True)
     if outcome.error is not None:
@@ -103,7 +71,7 @@ def _print(outcome: Any) -> None:
         click.echo(f"result: {json.dumps(outcome.result, default=str)}")
     for route in outcome.routes:
         data = json.dumps(route.data, default=str)
-        if route.kind == delivery.DEAD_LETTER:
+        if route.kind == RouteKind.DEAD_LETTER:
             click.echo(f"would send to the dead-letter queue of {route.target}: {data}")
         else:
             click.echo(f"would route to {route.target} ({route.kind}): {data}")

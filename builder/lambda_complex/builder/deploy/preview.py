@@ -1,76 +1,79 @@
-"""`lcbuild plan`: what the next deploy would do to the deployed queues, without doing it.
+"""`lcbuild plan`: what the next deploy would do, without doing it.
 
-The switchover hook computes the same plan (`switchover.plan_for`) and acts on it; here it is
-only shown, with the messages each move would carry, so a rename or a removal can be checked
-before `sceptre launch prod` (which refuses the same things). The three stacks' template changes
-are Sceptre's to show: `sceptre diff prod`.
+It reads the same inputs (`switchover.read_inputs`) and calls the same planner as the switchover
+hooks (`switchover_plan.plan_deploy`: both phases, planned now); the plan is only shown, as text
+(`format_text`) or plain data (`as_json`), so a rename or a removal can be checked before
+`sceptre launch prod`, which refuses the same things. The hooks plan each phase again when it
+runs, on the counts of then (messages keep arriving). The three stacks' template changes are
+Sceptre's to show: `sceptre diff prod`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from lambda_complex.builder.app.model import App
-from lambda_complex.builder.cfn import queues
-from lambda_complex.builder.deploy import switchover
+from lambda_complex.builder.deploy import switchover, switchover_plan
 from lambda_complex.builder.deploy.aws import Aws
+from lambda_complex.builder.deploy.switchover_steps import (
+    CreateQueue,
+    Move,
+    Plan,
+    Refuse,
+    RemoveQueues,
+    SetControl,
+    SkipSwitchover,
+    Step,
+    WaitForOldInvocations,
+    WaitForQueueNames,
+)
+
+# What `lcbuild plan` returns is the deploy's plan itself (the name the Python API exports).
+Preview: TypeAlias = Plan
 
 
-@dataclass(frozen=True)
-class Move:
-    source: str
-    target: str
-    messages: int
-    why: str  # "renamed" (a successor queue) or "component removed" (to its dead-letter queue)
+def preview(app: App, aws: Aws, force_remove: bool) -> Plan:
+    """The next deploy's plan (reads AWS, changes nothing); `plan.refused` lists refusals."""
+    return switchover_plan.plan_deploy(switchover.read_inputs(app, aws, force_remove))
 
 
-@dataclass(frozen=True)
-class Preview:
-    app: str
-    deployed: bool
-    create: list[str] = field(default_factory=list)
-    move: list[Move] = field(default_factory=list)
-    remove: list[str] = field(default_factory=list)
-    keep_while_not_empty: list[str] = field(default_factory=list)  # retiring dead-letter queues
-    refused: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def as_json(plan: Plan) -> dict[str, Any]:
+    return plan.to_dict()
 
 
-def preview(app: App, aws: Aws, force_remove: bool) -> Preview:
-    deployed = switchover.queues_template(app, aws)
-    if deployed is None:
-        return Preview(app.name, False, create=[q.name for q in queues.desired_queues(app)])
-    have = {q.name for q in switchover.deployed_queues(deployed)}
-    plan, counts = switchover.plan_for(app, aws, deployed, force_remove)
-    moves = [
-        Move(move.source.name, move.target, counts[move.source.name].total,
-             "renamed" if move.replaced else "component removed")
-        for move in plan.moves
-    ]
-    return Preview(
-        app.name,
-        True,
-        create=[q.name for q in queues.desired_queues(app) if q.name not in have],
-        move=moves,
-        remove=[q.name for q in plan.remove],
-        keep_while_not_empty=[q.name for q in plan.remove_if_empty],
-        refused=plan.refusals,
-    )
+def _lines(step: Step) -> list[str]:
+    match step:
+        case Refuse():
+            return [f"REFUSED {step.reason}"]
+        case CreateQueue():
+            return [f"create  {step.name}"]
+        case WaitForQueueNames():
+            return [f"wait    {step.seconds:.0f} s: SQS reuses a queue name 60 s after a delete"]
+        case SetControl():
+            what = "pause " if step.new != switchover_plan.RUNNING else "resume"
+            return [f"{what}  dispatching ({step.parameter}: {step.current} -> {step.new})"]
+        case SkipSwitchover():
+            return [f"skip    {step.reason}"]
+        case WaitForOldInvocations():
+            longest = max(step.bounds.counted_s, step.bounds.uncounted_s)
+            return [f"wait    for the old version's invocations to end (at most {longest} s "
+                    "after the functions update)"]
+        case Move():
+            call = " after deployment.switchover(old, new)" if step.notify else ""
+            return [f"move    {step.source} -> {step.target} ({step.messages} message(s); "
+                    f"{step.why}){call}"]
+        case RemoveQueues():
+            return [f"remove  {r.name}" + (" once empty" if r.when == "empty" else "")
+                    for r in step.queues]
+    return [f"{step.kind}  {step}"]
 
 
-def format_text(p: Preview) -> str:
-    if not p.deployed:
-        return f"{p.app} is not deployed: the first deploy creates {len(p.create)} queue(s)"
-    lines = [f"{p.app}: the next deploy's queue changes"]
-    lines += [f"  create  {name}" for name in p.create]
-    lines += [f"  move    {m.source} -> {m.target} ({m.messages} message(s); {m.why})"
-              for m in p.move]
-    lines += [f"  remove  {name}" for name in p.remove]
-    lines += [f"  remove  {name} once empty" for name in p.keep_while_not_empty]
-    lines += [f"  REFUSED {reason}" for reason in p.refused]
-    if len(lines) == 1:
-        lines.append("  none")
+def format_text(plan: Plan) -> str:
+    if not plan.deployed and not plan.refused:
+        created = sum(isinstance(s, CreateQueue) for s in plan.steps)
+        return f"{plan.app} is not deployed: the first deploy creates {created} queue(s)"
+    lines = [f"{plan.app}: the next deploy's steps"]
+    lines += [f"  {line}" for step in plan.steps for line in _lines(step)]
+    if not any(isinstance(s, CreateQueue | Move | RemoveQueues | Refuse) for s in plan.steps):
+        lines.append("  queues  no change")
     return "\n".join(lines)

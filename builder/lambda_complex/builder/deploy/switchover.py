@@ -1,15 +1,18 @@
-"""Switchover around `sceptre launch` / `sceptre delete`: plan (pure, `plan`), then act (`aws`).
+"""Switchover around `sceptre launch` / `sceptre delete`: read the inputs from AWS, plan
+(`switchover_plan`, pure), execute the plan's steps (`Aws` calls). What each phase does is the
+planners' docstrings'; here is only how a step is carried out.
 
-begin   (before the queues stack changes): refuse removing a component whose queue holds messages
-        (unless forced); pause dispatching (control parameter `deploying`).
-finish  (after the coordinator stack, i.e. after the new functions are in place): unless a stack
-        failed, wait for the old version's invocations to end (they may still send to the old
-        queue names), then for each replaced queue call the user's
-        `deployment.switchover(old_url, new_url)`, move the waiting messages old -> new
-        (receive, send batch, delete only what was sent), then remove the drained queues from
-        the queues stack; resume dispatching.
-restore (at exit of the deploy process, whatever happened): resume what the deploy paused, so a
-        failed deploy leaves the old version (rolled back by CloudFormation) running.
+Counts change between planning and acting (an old invocation sends one more result; a producer
+sends during the drain), so the executor re-reads what a step depends on when it runs it, and
+the re-read can only keep more, never lose anything:
+- `Move` drains until the source counts no message (messages held by a running invocation are
+  waited for, up to DRAIN_TIMEOUT_S); each message is deleted from the source only after its
+  send succeeded (at-least-once: a crash between the two duplicates it, never loses it).
+- `RemoveQueues` re-reads each retiring queue's counts after the moves: one that still holds
+  messages is kept in the queues stack (the render carries it over) for the next deploy.
+- `SetControl` re-reads the control value and changes it only if it is still the planned one,
+  so a `lcbuild pause` during the deploy wins.
+- `WaitForOldInvocations` re-reads the lease queues every second: that is what it waits on.
 """
 
 from __future__ import annotations
@@ -20,27 +23,46 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, queues
-from lambda_complex.builder.deploy import switchover_plan as planning
+from lambda_complex.builder.deploy import switchover_plan
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.builder.deploy.switchover_plan import Counts, DeployedQueue, SwitchoverPlan
+from lambda_complex.builder.deploy.switchover_plan import (
+    FORCE_REMOVE_ENV,
+    Counts,
+    DeleteInputs,
+    DeployedQueue,
+    DeployInputs,
+)
+from lambda_complex.builder.deploy.switchover_steps import (
+    CreateQueue,
+    DeleteQueue,
+    KeepQueue,
+    Move,
+    Plan,
+    Refuse,
+    RemoveQueues,
+    SetControl,
+    SkipSwitchover,
+    WaitForOldInvocations,
+    WaitForQueueNames,
+)
 from lambda_complex.builder.errors import UserError
 from lambda_complex.runtime import names
 
 log = logging.getLogger("lambda_complex.deploy")
 
-FORCE_REMOVE_ENV = "LCBUILD_FORCE_REMOVE"
+DRAIN_TIMEOUT_S = 120.0  # waiting for messages an old invocation still holds (not visible)
+
+Sleep = Callable[[float], None]
 
 
 def force_remove_from_env() -> bool:
     return os.environ.get(FORCE_REMOVE_ENV, "").lower() in ("1", "true", "yes")
-
-DRAIN_TIMEOUT_S = 120.0  # waiting for messages an old invocation still holds (not visible)
 
 
 class SwitchoverRefused(UserError):
@@ -48,12 +70,16 @@ class SwitchoverRefused(UserError):
 
 
 @dataclass
-class FinishReport:
+class Report:
+    """What executing a plan did."""
+
     moved: dict[str, int] = field(default_factory=dict)  # source queue name -> messages moved
     removed: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)  # retiring queues kept (still hold messages)
+    kept: list[str] = field(default_factory=list)  # queues kept because they hold messages
     skipped: str | None = None  # why nothing was switched (a stack failed)
 
+
+# --- reading the inputs ---
 
 def queues_template(app: App, aws: Aws) -> dict[str, Any] | None:
     """The deployed queues stack's template (None: not deployed)."""
@@ -71,30 +97,17 @@ def retiring(app: App, deployed: dict[str, Any] | None) -> list[DeployedQueue]:
     return [DeployedQueue.from_resource(k, v) for k, v in found.items()]
 
 
-def _counts(aws: Aws, queues_: list[DeployedQueue]) -> dict[str, Counts]:
-    counts: dict[str, Counts] = {}
-    for q in queues_:
-        url = aws.queue_url(q.name)
-        counts[q.name] = aws.counts(url) if url else Counts()
-    return counts
+def counts_of(aws: Aws, names_: list[str]) -> dict[str, Counts | None]:
+    """Messages per queue name; None for a queue that does not exist."""
+    found: dict[str, Counts | None] = {}
+    for name in names_:
+        url = aws.queue_url(name)
+        found[name] = aws.counts(url) if url else None
+    return found
 
 
-def plan_for(app: App, aws: Aws, deployed: dict[str, Any] | None,
-             force_remove: bool) -> tuple[SwitchoverPlan, dict[str, Counts]]:
-    """The plan, and the messages each retiring queue holds (what it was decided on)."""
-    old = retiring(app, deployed)
-    counts = _counts(aws, old)
-    return planning.plan_switchover(old, queues.desired_queues(app), counts, force_remove), counts
-
-
-def set_control(app: App, aws: Aws, decide: Callable[[str | None], str | None]) -> str | None:
-    name = names.control_parameter_name(app.name)
-    current = aws.get_parameter(name)
-    new = decide(current.value if current else None)
-    if current is not None and new is not None and new != current.value:
-        aws.put_parameter(name, new)
-        log.info("%s: %s -> %s", name, current.value, new)
-    return new
+def _held(aws: Aws, names_: list[str]) -> dict[str, Counts]:
+    return {k: v or Counts() for k, v in counts_of(aws, names_).items()}
 
 
 def queues_stack_deleted_at(app: App, aws: Aws) -> datetime | None:
@@ -111,34 +124,158 @@ def queues_stack_deleted_at(app: App, aws: Aws) -> datetime | None:
     return latest
 
 
-def wait_for_queue_names(app: App, aws: Aws, deployed: dict[str, Any] | None,
-                         sleep: Callable[[float], None] = time.sleep) -> float:
-    """A launch right after `sceptre delete` would fail creating the queues (SQS refuses a name
-    for 60 s after its queue is deleted): wait out the rest, saying so. Returns the wait."""
-    if deployed is not None:
-        return 0.0
-    wait = planning.queue_name_cooldown_s(queues_stack_deleted_at(app, aws), datetime.now(UTC))
-    if wait > 0:
-        log.warning("%s was deleted moments ago and SQS reuses a queue name only 60 s after "
-                    "its queue is deleted: waiting %.0f s before creating the queues",
-                    common.stack_name(app, common.QUEUES), wait)
-        sleep(wait)
-    return wait
+def stacks_failed(app: App, aws: Aws, since: datetime | None) -> list[str]:
+    failed = []
+    for stack in common.STACKS:
+        info = aws.stack(common.stack_name(app, stack))
+        if info is not None and switchover_plan.failed_in_this_deploy(info.status, info.updated,
+                                                                      since):
+            failed.append(f"{info.name} ({info.status})")
+    return failed
 
 
-def begin(app: App, aws: Aws, force_remove: bool) -> SwitchoverPlan:
-    """Refuse what would lose messages (before anything changes), then pause dispatching."""
-    deployed = queues_template(app, aws)
-    switch, _ = plan_for(app, aws, deployed, force_remove)
-    if switch.refusals:
-        raise SwitchoverRefused("; ".join(switch.refusals))
-    wait_for_queue_names(app, aws, deployed)
-    set_control(app, aws, planning.control_before_deploy)
-    return switch
+def _control(app: App, aws: Aws) -> tuple[str, str | None]:
+    name = names.control_parameter_name(app.name)
+    current = aws.get_parameter(name)
+    return name, current.value if current else None
+
+
+def read_inputs(app: App, aws: Aws, force_remove: bool) -> DeployInputs:
+    """Everything a deploy's plan is decided on, as AWS says it now."""
+    template = queues_template(app, aws)
+    old = retiring(app, template)
+    parameter, current = _control(app, aws)
+    functions = aws.stack(common.stack_name(app, common.FUNCTIONS))
+    return DeployInputs(
+        app=app.name, queues_stack=common.stack_name(app, common.QUEUES),
+        control_parameter=parameter, control=current,
+        desired=tuple(queues.desired_queues(app)),
+        deployed=None if template is None else tuple(deployed_queues(template)),
+        retiring=tuple(old), counts=_held(aws, [q.name for q in old]),
+        force_remove=force_remove, notify=app.deployment.switchover is not None,
+        bounds=switchover_plan.old_invocations(app),
+        functions_updated=functions.updated if functions else None,
+        # ListStacks is read only when it matters: a launch that creates the queues.
+        queues_deleted_at=queues_stack_deleted_at(app, aws) if template is None else None,
+        now=datetime.now(UTC))
+
+
+# --- the phases ---
+
+def begin(app: App, aws: Aws, force_remove: bool) -> Plan:
+    """Before the queues stack changes (raises SwitchoverRefused, changing nothing)."""
+    plan = switchover_plan.plan_begin(read_inputs(app, aws, force_remove))
+    execute(app, aws, plan)
+    return plan
+
+
+def finish(app: App, aws: Aws, since: datetime | None = None) -> Report:
+    """After the coordinator stack; `since`: when this deploy began (None: any failed stack
+    counts)."""
+    inputs = replace(read_inputs(app, aws, force_remove=True),
+                     failed_stacks=tuple(stacks_failed(app, aws, since)))
+    return execute(app, aws, switchover_plan.plan_finish(inputs))
 
 
 def restore(app: App, aws: Aws) -> None:
-    set_control(app, aws, planning.control_after_deploy)
+    """Resume what a deploy paused (at exit of a deploy that did not finish)."""
+    parameter, current = _control(app, aws)
+    resume = switchover_plan.control_after_deploy(current)
+    steps = switchover_plan.set_control(parameter, current, resume)
+    execute(app, aws, Plan(app.name, True, tuple(steps)))
+
+
+def before_delete(app: App, aws: Aws, force_remove: bool) -> list[str]:
+    """Before `sceptre delete` (raises SwitchoverRefused, changing nothing); returns the queues
+    the deletion retains, for `after_delete`."""
+    deployed = deployed_queues(queues_template(app, aws))
+    parameter, current = _control(app, aws)
+    inputs = DeleteInputs(app.name, parameter, current, tuple(deployed),
+                          _held(aws, [q.name for q in deployed if q.kind == common.INPUT]),
+                          force_remove)
+    execute(app, aws, switchover_plan.plan_delete(inputs))
+    return switchover_plan.retained_queues(deployed)
+
+
+def after_delete(app: App, aws: Aws, retained: list[str]) -> list[str]:
+    """Delete the retained queues that are empty; returns those kept."""
+    plan = switchover_plan.plan_after_delete(app.name, counts_of(aws, retained))
+    return execute(app, aws, plan).kept
+
+
+# --- executing a plan ---
+
+def execute(app: App, aws: Aws, plan: Plan, sleep: Sleep = time.sleep) -> Report:
+    """Carry out the steps in order; a plan with refusals raises before doing anything."""
+    if plan.refused:
+        raise SwitchoverRefused("; ".join(plan.refused))
+    notify = any(isinstance(s, Move) and s.notify for s in plan.steps)
+    user_fn = load_callable(app) if notify else None  # fails before anything moves
+    report = Report()
+    for step in plan.steps:
+        match step:
+            case Refuse() | CreateQueue():
+                pass  # refusals raised above; CloudFormation creates the queues
+            case WaitForQueueNames():
+                log.warning("%s was deleted moments ago and SQS reuses a queue name only 60 s "
+                            "after its queue is deleted: waiting %.0f s before creating the "
+                            "queues", step.stack, step.seconds)
+                sleep(step.seconds)
+            case SetControl():
+                _set_control(aws, step)
+            case SkipSwitchover():
+                log.warning(step.reason)
+                report.skipped = step.reason
+            case WaitForOldInvocations():
+                wait_for_old_invocations(aws, step, sleep)
+            case Move():
+                report.moved[step.source] = _move(aws, step, user_fn)
+            case RemoveQueues():
+                _remove(aws, step, report)
+            case DeleteQueue():
+                url = aws.queue_url(step.name)
+                if url is not None:
+                    aws.delete_queue(url)
+                    report.removed.append(step.name)
+            case KeepQueue():
+                report.kept.append(step.name)
+    return report
+
+
+def _set_control(aws: Aws, step: SetControl) -> None:
+    now = aws.get_parameter(step.parameter)
+    if now is not None and now.value == step.current:
+        aws.put_parameter(step.parameter, step.new)
+        log.info("%s: %s -> %s", step.parameter, step.current, step.new)
+
+
+def _move(aws: Aws, step: Move, user_fn: Callable[..., Any] | None) -> int:
+    source, target = aws.queue_url(step.source), aws.queue_url(step.target)
+    if source is None:
+        return 0
+    if target is None:
+        raise UserError(f"switchover: target queue {step.target} does not exist")
+    if step.notify and user_fn is not None:
+        user_fn(source, target)
+    return drain(aws, source, target)
+
+
+def _remove(aws: Aws, step: RemoveQueues, report: Report) -> None:
+    held = counts_of(aws, [r.name for r in step.queues])
+    gone = [r for r in step.queues if switchover_plan.removable(r, held[r.name])]
+    report.kept += [r.name for r in step.queues if r not in gone]
+    template = aws.deployed_template(step.stack)
+    if not gone or template is None:
+        return
+    status = aws.update_template(
+        step.stack, switchover_plan.template_without(template, [r.logical_id for r in gone]))
+    if switchover_plan.stack_failed(status):
+        raise UserError(f"switchover: removing drained queues from {step.stack}: {status}")
+    for r in gone:  # retained dead-letter queues are not deleted by CloudFormation
+        url = aws.queue_url(r.name)
+        if url is not None:
+            aws.delete_queue(url)
+    report.removed += [r.name for r in gone]
 
 
 def load_callable(app: App) -> Callable[..., Any] | None:
@@ -178,139 +315,24 @@ def drain(aws: Aws, source_url: str, target_url: str, timeout_s: float = DRAIN_T
         time.sleep(1)
 
 
-def wait_for_old_invocations(app: App, aws: Aws, lease_queues: list[str], since: datetime,
-                             sleep: Callable[[float], None] = time.sleep) -> None:
-    """Before the last drain of a retiring queue: invocations of the old code, started before
-    the new functions were in place (`since`), still send to the old queue names. Waits until
-    the lease queues count none running (or their longest timeout has passed) and the
-    invocation components that route to queues (not counted) have surely ended."""
-    wait = planning.old_invocations(app)
-    urls = [url for url in map(aws.queue_url, lease_queues) if url]
+def wait_for_old_invocations(aws: Aws, step: WaitForOldInvocations,
+                             sleep: Sleep = time.sleep) -> None:
+    """Invocations of the old code, started before the new functions were in place
+    (`step.since`), still send to the old queue names: wait until they have surely ended
+    (`old_invocations_ended`, on the lease queues' counts read every second)."""
+    urls = [url for url in map(aws.queue_url, step.lease_queues) if url]
+    since = step.since or datetime.now(UTC)
     elapsed = (datetime.now(since.tzinfo) - since).total_seconds()
     start = time.monotonic()
     announced = False
     while True:
         waited = elapsed + time.monotonic() - start
-        counted_done = waited >= wait.counted_s or _running(aws, urls) == 0
-        if counted_done and waited >= wait.uncounted_s:
+        running = sum(aws.counts(url).not_visible for url in urls)
+        if switchover_plan.old_invocations_ended(step.bounds, waited, running):
             return
         if not announced:
             log.info("waiting for invocations of the old version to finish (at most %d s) "
                      "before the last drain of the retiring queues",
-                     max(wait.counted_s, wait.uncounted_s) - int(waited))
+                     max(step.bounds.counted_s, step.bounds.uncounted_s) - int(waited))
             announced = True
         sleep(1)
-
-
-def _running(aws: Aws, lease_queue_urls: list[str]) -> int:
-    return sum(aws.counts(url).not_visible for url in lease_queue_urls)
-
-
-def stacks_failed(app: App, aws: Aws, since: datetime | None) -> list[str]:
-    failed = []
-    for stack in common.STACKS:
-        info = aws.stack(common.stack_name(app, stack))
-        if info is None:
-            continue
-        recent = since is None or info.updated >= since
-        if planning.stack_failed(info.status) and recent:
-            failed.append(f"{info.name} ({info.status})")
-    return failed
-
-
-def finish(app: App, aws: Aws, since: datetime | None = None,
-           force_remove: bool = False) -> FinishReport:
-    report = FinishReport()
-    failed = stacks_failed(app, aws, since)
-    if failed:
-        report.skipped = f"not switching over: {', '.join(failed)}; the old version keeps running"
-        log.warning(report.skipped)
-        restore(app, aws)
-        return report
-    deployed = queues_template(app, aws)
-    old = retiring(app, deployed)
-    if old:
-        switch = planning.plan_switchover(old, queues.desired_queues(app), {}, force_remove=True)
-        user_fn = load_callable(app)
-        functions = aws.stack(common.stack_name(app, common.FUNCTIONS))
-        if switch.moves and functions is not None:
-            leases = [q.name for q in deployed_queues(deployed) if q.kind == common.INFLIGHT]
-            wait_for_old_invocations(app, aws, leases, functions.updated)
-        for move in switch.moves:
-            source, target = aws.queue_url(move.source.name), aws.queue_url(move.target)
-            if source is None:
-                continue
-            if target is None:
-                raise UserError(f"switchover: target queue {move.target} does not exist")
-            if move.replaced and move.source.kind == common.INPUT and user_fn is not None:
-                user_fn(source, target)
-            report.moved[move.source.name] = drain(aws, source, target)
-        removable = list(switch.remove)
-        for q in switch.remove_if_empty:
-            url = aws.queue_url(q.name)
-            if url is None or aws.counts(url).total == 0:
-                removable.append(q)
-            else:
-                report.kept.append(q.name)
-        for q in switch.remove:
-            url = aws.queue_url(q.name)
-            if url is not None and q.kind != common.INFLIGHT and aws.counts(url).total:
-                removable.remove(q)
-                report.kept.append(q.name)
-        if removable and deployed is not None:
-            template = dict(deployed)
-            gone = {q.logical_id for q in removable}
-            template["Resources"] = {k: v for k, v in deployed["Resources"].items()
-                                     if k not in gone}
-            stack = common.stack_name(app, common.QUEUES)
-            status = aws.update_template(stack, template)
-            if planning.stack_failed(status):
-                raise UserError(f"switchover: removing drained queues from {stack}: {status}")
-            for q in removable:  # retained dead-letter queues are not deleted by CloudFormation
-                url = aws.queue_url(q.name)
-                if url is not None:
-                    aws.delete_queue(url)
-            report.removed = [q.name for q in removable]
-    restore(app, aws)
-    return report
-
-
-def app_queue_names(app: App, aws: Aws) -> list[DeployedQueue]:
-    return deployed_queues(queues_template(app, aws))
-
-
-def before_delete(app: App, aws: Aws, force_remove: bool) -> None:
-    """Deleting the application: refuse while input queues hold messages, unless forced; then
-    move them to the dead-letter queues (retained by the stack), and stop dispatching."""
-    deployed = app_queue_names(app, aws)
-    held = {q.name: c.total for q, c in
-            zip(deployed, _counts(aws, deployed).values(), strict=True) if q.kind == common.INPUT}
-    busy = {name: n for name, n in held.items() if n}
-    if busy and not force_remove:
-        listing = ", ".join(f"{n} ({c} message(s))" for n, c in sorted(busy.items()))
-        raise SwitchoverRefused(
-            f"refusing to delete {app.name}: queues still hold messages: {listing}; drain them, "
-            f"or set {FORCE_REMOVE_ENV}=1 to move them to their dead-letter queues")
-    set_control(app, aws, lambda current: planning.PAUSED if current else None)
-    by_component = {(q.component, q.kind): q for q in deployed}
-    for name in busy:
-        q = next(q for q in deployed if q.name == name)
-        dlq = by_component.get((q.component, common.DLQ))
-        source = aws.queue_url(name)
-        target = aws.queue_url(dlq.name) if dlq else None
-        if source and target:
-            drain(aws, source, target)
-
-
-def after_delete(app: App, aws: Aws, dead_letter_queues: list[DeployedQueue]) -> list[str]:
-    """Remove the retained dead-letter queues that are empty; return those kept."""
-    kept = []
-    for q in dead_letter_queues:
-        url = aws.queue_url(q.name)
-        if url is None:
-            continue
-        if aws.counts(url).total:
-            kept.append(q.name)
-        else:
-            aws.delete_queue(url)
-    return kept

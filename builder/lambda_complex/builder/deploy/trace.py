@@ -16,7 +16,7 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.runtime import names
+from lambda_complex.runtime import names, protocol
 
 Step = dict[str, Any]
 
@@ -37,7 +37,8 @@ def steps(records: Iterable[Step], trace_id: str) -> list[Step]:
     """The message lines of one trace in causal order: by hop (the envelope's count of
     components passed), then time (a line is written when its batch is done, so a result can
     be logged downstream before its input is)."""
-    found = [r for r in records if r.get("event") == "message" and r.get("trace_id") == trace_id]
+    found = [r for r in records
+             if protocol.reads_message_line(r) and r.get("trace_id") == trace_id]
     return sorted(found, key=lambda r: (int(r.get("hops") or 0), float(r.get("ts", 0))))
 
 

@@ -65,7 +65,8 @@ class PlannedImage:
     spec: ImageSpec
     action: Action
     reason: str
-    registry_digest: str | None = None
+    # The digest to record unless this run pushes the image (`known_digest`).
+    digest: str | None = None
     local_image_id: str | None = None
 
     @property
@@ -121,6 +122,18 @@ def _why_build(spec: ImageSpec, previous: Mapping[str, Any] | None, push: bool) 
     return f"inputs unchanged but the image is missing {where}"
 
 
+def known_digest(spec: ImageSpec, facts: Facts, previous: Mapping[str, Any] | None) -> str | None:
+    """The image's digest without pushing it: the registry's for its tag, else the digest the
+    previous build recorded for the same content hash (that image was pushed then, and a local
+    build of the same content is the same image)."""
+    if facts.registry_digest is not None:
+        return facts.registry_digest
+    if previous is not None and previous.get("content_hash") == spec.content_hash:
+        digest = previous.get("digest")
+        return digest if isinstance(digest, str) and digest else None
+    return None
+
+
 def decide(spec: ImageSpec, facts: Facts, previous: Mapping[str, Any] | None,
            push: bool) -> PlannedImage:
     if push:
@@ -131,11 +144,11 @@ def decide(spec: ImageSpec, facts: Facts, previous: Mapping[str, Any] | None,
             return PlannedImage(spec, Action.PUSH, "built locally, not yet in the registry",
                                 None, facts.local_image_id)
         return PlannedImage(spec, Action.BUILD, _why_build(spec, previous, push))
+    digest = known_digest(spec, facts, previous)
     if facts.local_image_id is not None:
         return PlannedImage(spec, Action.SKIP, f"already built locally as {spec.tag}",
-                            facts.registry_digest, facts.local_image_id)
-    return PlannedImage(spec, Action.BUILD, _why_build(spec, previous, push),
-                        facts.registry_digest)
+                            digest, facts.local_image_id)
+    return PlannedImage(spec, Action.BUILD, _why_build(spec, previous, push), digest)
 
 
 def make_plan(specs: list[ImageSpec], facts: Mapping[str, Facts],

@@ -11,10 +11,9 @@ import re
 import shlex
 from importlib import resources
 
+from lambda_complex.runtime.entrypoints import COORDINATOR_HANDLER, WRAPPER_HANDLER
+
 TASK_ROOT = "${LAMBDA_TASK_ROOT}"
-WRAPPER_CMD = "lambda_complex.runtime.wrapper.handler"
-COORDINATOR_CMD = "lambda_complex.runtime.coordinator.handler"
-INVOKER_CMD = "lambda_complex.runtime.invoker.handler"  # set by the function's ImageConfig
 
 # Paths used inside build stages only (never in a final image).
 CA_DIR = "/opt/lcbuild/ca"
@@ -122,7 +121,7 @@ def component(deps_image: str, runtime_image: str, has_requirements: bool,
         lines.append(f"COPY --from=build {DEPS_DIR}/ {TASK_ROOT}/")
     lines += [
         f"COPY {config_file} {TASK_ROOT}/",
-        f'CMD ["{WRAPPER_CMD}"]',
+        f'CMD ["{WRAPPER_HANDLER}"]',
         _label(name),
         f"COPY --from=build {CODE_DIR}/ {TASK_ROOT}/",
     ]
@@ -135,6 +134,6 @@ def coordinator(runtime_image: str, config_file: str, name: str) -> str:
         "# Rendered by lcbuild: the coordinator/invoker image.",
         f"FROM {runtime_image}",
         f"COPY {config_file} {TASK_ROOT}/",
-        f'CMD ["{COORDINATOR_CMD}"]',
+        f'CMD ["{COORDINATOR_HANDLER}"]',
         _label(name),
     ]) + "\n"

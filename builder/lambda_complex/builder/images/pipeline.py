@@ -1,7 +1,8 @@
 """`build_images(app, options)`: the Python API behind `lcbuild images`.
 
 Plan, then act: hash everything, look at the engine and the registry (HEAD requests, no pull),
-decide per image (plan.py, pure), then build what must be built in parallel, push, and record
+decide per image (decisions.py, pure: what to build or push, and which digest each
+image keeps), then build what must be built in parallel, push, and record
 the result in `.lcbuild/images.json`. A failing image fails alone: the others still finish.
 """
 
@@ -213,7 +214,7 @@ class _Executor:
         spec = planned.spec
         result = ImageResult(planned.name, planned.action.value, planned.reason, "skipped",
                              spec.repository or spec.local_repository, spec.tag,
-                             digest=planned.registry_digest, image_id=planned.local_image_id)
+                             digest=planned.digest, image_id=planned.local_image_id)
         started = time.monotonic()
         name = planned.name
         try:
@@ -250,7 +251,6 @@ class _Executor:
         result.image_id = output.image_id
         result.steps = output.steps
         result.cached_steps = output.cached_steps
-        result.digest = None
 
     def _push(self, planned: PlannedImage, job: Job, result: ImageResult) -> None:
         """The first image to push over a runtime base pushes alone: the engine does not share
@@ -297,7 +297,7 @@ def build_images(app: App, options: Options | None = None) -> Result:
     if options.dry_run:
         images = [ImageResult(p.name, p.action.value, p.reason, "planned",
                               p.spec.repository or p.spec.local_repository, p.spec.tag,
-                              digest=p.registry_digest, image_id=p.local_image_id)
+                              digest=p.digest, image_id=p.local_image_id)
                   for p in the_plan.images]
         return Result(the_plan, images, None, True, time.monotonic() - started,
                       {"plan": planned_at - started})
@@ -309,16 +309,10 @@ def build_images(app: App, options: Options | None = None) -> Result:
             images = list(pool.map(lambda p: executor.run(p, jobs[p.name]), the_plan.images))
     finally:
         reporter.end()
-    previous = manifest.read(manifest_path)
     entries: dict[str, dict[str, Any]] = {}
     for planned, image in zip(the_plan.images, images, strict=True):
         if image.status == "failed":
             continue  # no entry, not even the previous one: it no longer matches the inputs
-        if image.digest is None:
-            # A local build of content pushed before keeps its digest (same content hash).
-            old = previous.get(image.name, {})
-            if old.get("content_hash") == planned.spec.content_hash:
-                image.digest = old.get("digest")
         entries[image.name] = manifest.entry(
             repository=image.repository, tag=image.tag, digest=image.digest,
             image_id=image.image_id, content_hash=planned.spec.content_hash,

@@ -28,7 +28,6 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, render
 from lambda_complex.builder.deploy import doctor, images, switchover
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.builder.deploy.switchover_plan import DeployedQueue
 from lambda_complex.builder.sceptre import project
 from lambda_complex.builder.sceptre.errors import LambdaComplexError, as_sceptre_errors
 
@@ -45,7 +44,7 @@ class _Run:
     began: bool = False
     finished: bool = False
     checked_delete: bool = False
-    dead_letter_queues: list[DeployedQueue] = field(default_factory=list)
+    retained_queues: list[str] = field(default_factory=list)  # what a delete leaves
 
 
 _runs: dict[str, _Run] = {}
@@ -107,8 +106,7 @@ class Switchover(Hook):  # type: ignore[misc]
             switchover.begin(run.app, run.aws, switchover.force_remove_from_env())
             run.began = True
         elif phase == "finish":
-            report = switchover.finish(run.app, run.aws, run.since if run.began else None,
-                                       switchover.force_remove_from_env())
+            report = switchover.finish(run.app, run.aws, run.since if run.began else None)
             run.finished = True
             for name, n in report.moved.items():
                 log.info("switchover: moved %d message(s) from %s", n, name)
@@ -116,11 +114,10 @@ class Switchover(Hook):  # type: ignore[misc]
                 log.warning("switchover: kept queues that still hold messages: %s",
                             ", ".join(report.kept))
         elif phase == "before_delete" and not run.checked_delete:
-            switchover.before_delete(run.app, run.aws, switchover.force_remove_from_env())
-            run.dead_letter_queues = [q for q in switchover.app_queue_names(run.app, run.aws)
-                                      if q.kind == common.DLQ]
+            run.retained_queues = switchover.before_delete(
+                run.app, run.aws, switchover.force_remove_from_env())
             run.checked_delete = True
         elif phase == "after_delete":
-            kept = switchover.after_delete(run.app, run.aws, run.dead_letter_queues)
+            kept = switchover.after_delete(run.app, run.aws, run.retained_queues)
             if kept:
                 log.warning("kept dead-letter queues that hold messages: %s", ", ".join(kept))

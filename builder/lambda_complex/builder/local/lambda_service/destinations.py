@@ -9,8 +9,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-
 from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
 from lambda_complex.builder.local.lambda_service.pool import destination_record
 from lambda_complex.builder.local.lambda_service.runtime_api import Invocation
@@ -50,6 +48,8 @@ class Destinations:
     def _sqs_client(self, region: str) -> Any:
         with self._lock:
             if self._sqs is None:
+                import boto3  # only when a record is sent: `lcbuild local invoke` starts faster
+
                 env = self.aws_env
                 self._sqs = boto3.client(
                     "sqs",

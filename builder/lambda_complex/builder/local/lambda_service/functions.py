@@ -1,9 +1,13 @@
 """Function definitions for the local Lambda service: what to run, and under which limits.
 
-A definition comes from two places. The emulator (moto) holds what was deployed: timeout, memory,
-environment, reserved concurrency, the image URI. But moto drops `ImageConfig` (the CMD) and every
-invoke config (the on-failure destination), so those, and what process mode needs (the source
-folder, the compiled runtime config), come from the application definition. `merge` joins both.
+A definition comes from two places. `from_app` takes the application's function specs, the same
+ones the templates render from (`cfn/function_specs.py`), and adds what process mode needs (the
+source folder, the compiled runtime config). The emulator (moto) holds what was deployed:
+timeout, memory, environment, reserved concurrency, the image URI, the role; but it drops
+`ImageConfig` (the CMD), every invoke config (retries, the on-failure destination) and
+`RecursiveLoop`. `merge` joins both: what was deployed wins where moto keeps it, since a deployed
+function is what production would run (it may have been updated since the definition was
+rendered); the specs give everything moto drops.
 """
 
 from __future__ import annotations
@@ -19,11 +23,6 @@ from lambda_complex.runtime import names
 
 if TYPE_CHECKING:
     from lambda_complex.builder.app.model import App
-
-
-WRAPPER_HANDLER = "lambda_complex.runtime.wrapper.handler"
-COORDINATOR_HANDLER = "lambda_complex.runtime.coordinator.handler"
-INVOKER_HANDLER = "lambda_complex.runtime.invoker.handler"
 
 # Lambda's defaults when a function does not say.
 DEFAULT_TIMEOUT = 3
@@ -113,62 +112,48 @@ def from_app(
     images: Mapping[str, str] | None = None,
     account_id: str = ACCOUNT_ID,
 ) -> list[FunctionDefinition]:
-    """Every function of the application (components, coordinator, invoker) from its definition.
+    """Every function of the application (components, coordinator, invoker), as its function
+    specs define it for the templates.
 
     `images` maps a component name (or `coordinator`) to a local image reference (the build
-    manifest's); components' reserved concurrency is their `max_concurrency`, which is the only cap
-    on `event_from_invocation` components, as in production."""
+    manifest's); without one a function has no image (process mode runs its code instead)."""
+    # Imported here: the templates' modules cost import time a worker process does not need.
     from lambda_complex.builder.app import compile as compile_mod
-    from lambda_complex.builder.cfn import coordinator as coordinator_stack
-    from lambda_complex.builder.cfn.recursion import recursive_functions
+    from lambda_complex.builder.cfn.function_specs import function_specs
+    from lambda_complex.builder.cfn.images import Images
 
     images = images or {}
-    recursive = recursive_functions(app)
-
-    def loop(function: str) -> str:
-        return ALLOW if function in recursive else TERMINATE
-
+    local = Images(
+        components={name: images.get(name, "") for name in app.component_names},
+        coordinator=images.get(names.COORDINATOR, ""),
+    )
     region = app.deployment.region
-    found: list[FunctionDefinition] = []
-    for c in app.components:
-        found.append(
-            FunctionDefinition(
-                name=names.function_name(app.name, c.name),
-                handler=WRAPPER_HANDLER,
-                timeout=c.lambda_.timeout,
-                memory=c.lambda_.memory,
-                reserved_concurrency=c.max_concurrency,
-                environment=dict(c.lambda_.environment),
-                image=images.get(c.name),
-                code_path=c.lambda_.path,
-                config_json=compile_mod.for_component(app, c.name).to_json(),
-                on_failure=queue_arn(
-                    names.dead_letter_queue_name(app.name, c.name), region, account_id
-                ),
-                log_format="JSON",
-                recursive_loop=loop(names.function_name(app.name, c.name)),
-                region=region,
-                account_id=account_id,
-            )
-        )
-    # As the coordinator stack deploys them: one image, two commands, no async retries (a
-    # coordinator generation or invoker fan-out is never worth repeating late).
     coordinator_config = compile_mod.for_coordinator(app).to_json()
-    for role, handler, timeout in (
-        (names.COORDINATOR, COORDINATOR_HANDLER, app.coordinator.timeout),
-        (names.INVOKER, INVOKER_HANDLER, coordinator_stack.INVOKER_TIMEOUT),
-    ):
+    found: list[FunctionDefinition] = []
+    for spec in function_specs(app, local):
+        component = None if spec.image_name == names.COORDINATOR else app.component(spec.key)
+        on_failure = spec.on_failure_queue
         found.append(
             FunctionDefinition(
-                name=names.function_name(app.name, role),
-                handler=handler,
-                timeout=timeout,
-                memory=app.coordinator.memory,
-                image=images.get(names.COORDINATOR),
-                config_json=coordinator_config,
-                max_retry_attempts=0,
-                log_format="JSON",
-                recursive_loop=loop(names.function_name(app.name, role)),
+                name=spec.function_name,
+                handler=spec.handler,
+                timeout=spec.timeout,
+                memory=spec.memory,
+                reserved_concurrency=spec.reserved_concurrency,
+                environment=dict(spec.environment),
+                image=spec.image_uri or None,
+                code_path=None if component is None else component.lambda_.path,
+                config_json=(
+                    coordinator_config
+                    if component is None
+                    else compile_mod.for_component(app, component.name).to_json()
+                ),
+                on_failure=(
+                    None if on_failure is None else queue_arn(on_failure, region, account_id)
+                ),
+                max_retry_attempts=spec.retry_attempts,
+                log_format=spec.log_format,
+                recursive_loop=ALLOW if spec.recursive_loop_allowed else TERMINATE,
                 region=region,
                 account_id=account_id,
             )

@@ -74,7 +74,6 @@ class FunctionStats:
     queued: int = 0  # asynchronous events waiting for a slot or for their retry
     # Asynchronous events not yet finished (succeeded, dead-lettered or dropped).
     async_in_flight: int = 0
-    instances: int = 0  # live instances, busy or idle
 
 
 @dataclass
@@ -119,7 +118,6 @@ class FunctionPool:
             self.start_failure = None  # new code: it may start
             idle, self._idle = self._idle, []
             self._instances.difference_update(idle)
-            self.stats.instances = len(self._instances)
             self._cond.notify_all()
         for instance in idle:
             instance.stop()
@@ -205,7 +203,6 @@ class FunctionPool:
             else:
                 warmest = None
             self._instances.difference_update(stale)
-            self.stats.instances = len(self._instances)
             if warmest is None:
                 number = next(self._numbers)
                 self.stats.cold_starts += 1
@@ -233,7 +230,6 @@ class FunctionPool:
             return None
         with self._cond:
             self._instances.add(instance)
-            self.stats.instances = len(self._instances)
         return instance
 
     def _checkin(self, instance: Instance) -> None:
@@ -242,7 +238,6 @@ class FunctionPool:
                 self._idle.append(instance)
                 return
             self._instances.discard(instance)
-            self.stats.instances = len(self._instances)
         instance.stop()
 
     def reap_idle(self, idle_timeout: float) -> None:
@@ -251,7 +246,6 @@ class FunctionPool:
             stale = [i for i in self._idle if now - i.last_used >= idle_timeout]
             self._idle = [i for i in self._idle if i not in stale]
             self._instances.difference_update(stale)
-            self.stats.instances = len(self._instances)
         for instance in stale:
             instance.stop()
 
@@ -353,8 +347,9 @@ class FunctionPool:
             self._enqueue(event)
 
     def snapshot(self) -> dict[str, int]:
+        """The stats, and `instances`: the live instances, busy or idle, counted now."""
         with self._cond:
-            return asdict(self.stats)
+            return {**asdict(self.stats), "instances": len(self._instances)}
 
     def is_idle(self) -> bool:
         with self._cond:

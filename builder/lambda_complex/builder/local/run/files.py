@@ -5,14 +5,17 @@ itself and by the commands that look at it (`lcbuild trace --local`, `--local` c
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lambda_complex.builder.app.model import App
+from lambda_complex.builder.errors import UserError
 
 LOCAL_DIR = Path(".lcbuild") / "local"
 ENDPOINT_FILE = "endpoints.json"  # in .lcbuild/local while a run is up (see endpoint_path)
 REDEPLOY_FILE = "redeploy.json"  # the outcome of the last `lcbuild local deploy` (see below)
+START_HINT = "start `lcbuild local run` for this application (in another terminal) first"
 
 
 def local_dir(app: App) -> Path:
@@ -33,12 +36,49 @@ def redeploy_path(root: Path) -> Path:
     return root / LOCAL_DIR / REDEPLOY_FILE
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Endpoints:
+    """What a running `local run` published in its endpoint file (see endpoint_path)."""
+
+    endpoint: str  # the emulator
+    sqs: str  # the SQS tap in front of it
+    lambda_url: str  # the local Lambda service
+    pid: int | None = None  # the run's process (`lcbuild local deploy` signals it)
+    credentials: dict[str, str] = field(default_factory=dict)  # the deployer's key variables
+
+
+def read_endpoints(app: App) -> Endpoints:
+    """The endpoints of the `local run` of `app`; a UserError when none is running (no file) or
+    the file is not one a run wrote."""
+    path = endpoint_path(app.root)
     try:
-        data = json.loads(path.read_text())
+        data = _json_object(path)
+        pid = data.get("pid")
+        found = Endpoints(str(data["endpoint"]), str(data["sqs"]), str(data["lambda"]),
+                          pid if isinstance(pid, int) else None,
+                          {str(k): str(v) for k, v in (data.get("credentials") or {}).items()})
+    except FileNotFoundError:
+        raise UserError(f"no `lcbuild local run` is running for {app.name} ({path} does not "
+                        f"exist): {START_HINT}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"{path} is not the endpoint file of a running `lcbuild local run` "
+                        f"({type(e).__name__}: {e}): {START_HINT}") from None
+    return found
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None while it is missing or not (yet) a whole object."""
+    try:
+        return _json_object(path)
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"not a JSON object but {type(data).__name__}")
+    return data
 
 
 def log_dir(app: App) -> Path:

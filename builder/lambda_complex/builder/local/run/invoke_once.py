@@ -2,9 +2,9 @@
 
 The component runs as it would in `lcbuild local run` (its built image in a container, or the real
 runtime interface client in a worker process) behind the local Lambda service's Runtime API, with
-dry routing on (`delivery.DRY_ROUTING_ENV`): each would-be send is logged as a `route` line, not
-made. The input reaches the wrapper as its direct local event (`wrapper.LOCAL_INVOKE_KEY`), so a
-message component handles it as one queue message instead of polling a queue.
+dry routing on (`delivery.DRY_ROUTING_ENV`): each would-be send is logged as a route line, not
+made. The input reaches the wrapper as its direct local event (`protocol.local_invoke_event`), so
+a message component handles it as one queue message instead of polling a queue.
 
 AWS is out of reach on purpose: AWS clients point at a closed loopback port and carry dummy
 credentials, so a handler that calls AWS fails at once, and nothing leaves this machine.
@@ -24,9 +24,8 @@ from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.local.lambda_service import functions
 from lambda_complex.builder.local.lambda_service.instances import Launcher
 from lambda_complex.builder.local.lambda_service.service import LambdaService
-from lambda_complex.runtime import delivery, envelope, names
-from lambda_complex.runtime.handling import SUCCEEDED
-from lambda_complex.runtime.wrapper import LOCAL_INVOKE_KEY
+from lambda_complex.runtime import delivery, names, protocol
+from lambda_complex.runtime.protocol import MESSAGE_EVENT, ROUTE_EVENT, RouteKind
 
 if TYPE_CHECKING:
     from lambda_complex.builder.app.model import App
@@ -41,13 +40,12 @@ NO_AWS_ENV = {
 }
 # A container copies its output into the log a moment after the answer; wait this long at most.
 LOG_SETTLE_S = 2.0
-_OUTCOME_EVENT = "message"  # the wrapper's one line per handled input (runtime `log.outcome`)
 
 
 @dataclass(frozen=True)
 class Route:
     target: str
-    kind: str  # delivery.QUEUE, INVOCATION or DEAD_LETTER
+    kind: str  # a protocol.RouteKind
     body: str  # the envelope it would carry
 
     @property
@@ -57,7 +55,7 @@ class Route:
             value = json.loads(self.body)
         except ValueError:
             return self.body
-        if self.kind == delivery.DEAD_LETTER or not isinstance(value, dict):
+        if self.kind == RouteKind.DEAD_LETTER or not isinstance(value, dict):
             return value
         return value.get("data")
 
@@ -92,11 +90,11 @@ def local_event(event: Any) -> dict[str, Any]:
     """The wrapper's direct local event for one input. Like `lcbuild local run --send`, input
     from outside gets a fresh envelope, unless it already claims to be one (`lc` key), which the
     wrapper then checks as it checks a queue message or an invocation payload."""
-    if isinstance(event, dict) and "lc" in event:
+    if isinstance(event, dict) and protocol.VERSION_KEY in event:
         body = json.dumps(event)
     else:
-        body = envelope.new(event).to_json()
-    return {LOCAL_INVOKE_KEY: {"body": body}}
+        body = protocol.new_envelope(event).to_json()
+    return protocol.local_invoke_event(body)
 
 
 def function_for(app: App, component: str, images: dict[str, str] | None = None
@@ -149,7 +147,7 @@ def run(fn: functions.FunctionDefinition, component: str, event: Any, launcher: 
 
 def _wait_for_outcome_line(paths: Iterable[Path], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    marker = f'"event":"{_OUTCOME_EVENT}"'
+    marker = f'"event":"{MESSAGE_EVENT}"'
     while time.monotonic() < deadline:
         if any(marker in p.read_text(encoding="utf-8", errors="replace") for p in paths):
             return
@@ -173,11 +171,11 @@ def outcome_of(component: str, answer: bytes, function_error: bool, lines: list[
     recorded: str | None = None
     for line in lines:
         record = _json_line(line)
-        if record is not None and record.get("event") == delivery.ROUTE_EVENT:
+        if record is not None and record.get("event") == ROUTE_EVENT:
             routes.append(Route(str(record.get("target")), str(record.get("kind")),
                                 str(record.get("body"))))
             continue
-        if record is not None and record.get("event") == _OUTCOME_EVENT:
+        if record is not None and protocol.reads_message_line(record):
             recorded, reason = record.get("outcome"), record.get("reason")
         logs.append(line)
     try:
@@ -190,9 +188,10 @@ def outcome_of(component: str, answer: bytes, function_error: bool, lines: list[
                        error=error, reason=reason, routes=routes, logs=logs,
                        duration_ms=duration_ms)
     answered = value if isinstance(value, dict) else {}
-    outcome = recorded or (SUCCEEDED if answered.get("succeeded") else "unknown")
+    succeeded = protocol.Outcome.SUCCEEDED
+    outcome = recorded or (succeeded if answered.get("succeeded") else "unknown")
     # A handler error is a failure here even when a routing function diverted it onwards.
-    return Outcome(component, outcome == SUCCEEDED, outcome,
+    return Outcome(component, outcome == succeeded, outcome,
                    result=answered.get("result"), reason=reason, routes=routes, logs=logs,
                    duration_ms=duration_ms)
 

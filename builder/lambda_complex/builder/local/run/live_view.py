@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, TextIO
 
 from lambda_complex.builder.local.run import report
+from lambda_complex.runtime import protocol
+
+_FAILED = frozenset({protocol.Outcome.FAILED, protocol.Outcome.DEAD_LETTERED})
 
 
 class Row(NamedTuple):
@@ -37,8 +40,8 @@ def rows(
         else:
             in_flight = int(fn.get("concurrency", 0))
             queued = max(int(fn.get("async_in_flight", 0)) - in_flight, 0)
-        done = sum(1 for x in mine if x.get("outcome") in report.DONE)
-        failed = sum(1 for x in mine if x.get("outcome") in ("failed", "dead_lettered"))
+        done = sum(1 for x in mine if x.get("outcome") in protocol.DONE)
+        failed = sum(1 for x in mine if x.get("outcome") in _FAILED)
         found.append(Row(c.name, queued, in_flight, done, failed))
     return found
 

@@ -30,7 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-DONE = frozenset({"succeeded", "diverted"})
+from lambda_complex.runtime import protocol
+
 MESSAGE = "message"
 INVOCATION = "invocation"
 
@@ -61,7 +62,8 @@ def handler_raised(line: Mapping[str, Any]) -> bool:
 
 
 def message_lines(lines: Iterable[Mapping[str, Any]], component: str) -> list[Mapping[str, Any]]:
-    return [x for x in lines if x.get("event") == "message" and x.get("component") == component]
+    return [x for x in lines
+            if protocol.reads_message_line(x) and x.get("component") == component]
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def wrapper_dead_letters(lines: Iterable[Mapping[str, Any]]) -> int:
     """Inputs the wrapper itself sent to the dead-letter queue (distinct, from its log lines):
     what `done` leaves out of the inputs settled. Display only: `lost` never depends on it."""
     return len({line.get("message_id") for line in lines
-                if line.get("outcome") == "dead_lettered"})
+                if line.get("outcome") == protocol.Outcome.DEAD_LETTERED})
 
 
 def _message_accounting(c: Component, dlq: str, fn: Mapping[str, Any], depth: Depth,
@@ -144,7 +146,7 @@ def build(
         per[c.name] = {
             "invocations": int(fn.get("invocations", 0)),
             "handled": sum(1 for x in mine if handler_called(x)),
-            "succeeded": sum(1 for x in mine if x.get("outcome") in DONE),
+            "succeeded": sum(1 for x in mine if x.get("outcome") in protocol.DONE),
             "failed": sum(1 for x in mine if handler_raised(x)),
             "dead_lettered": accounting[c.name]["dead_lettered"],
             "max_concurrency_observed": int(fn.get("max_concurrency_observed", 0)),

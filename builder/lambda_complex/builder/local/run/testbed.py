@@ -39,7 +39,7 @@ from lambda_complex.builder.local.lambda_service import functions, schedules
 from lambda_complex.builder.local.lambda_service import service as lambda_service
 from lambda_complex.builder.local.run import report
 from lambda_complex.builder.local.run.files import LogTail, endpoint_path, local_dir
-from lambda_complex.runtime import envelope, names, resources
+from lambda_complex.runtime import names, protocol, resources
 
 Mode = Literal["process", "container"]
 _QUEUE_ATTRIBUTES = [
@@ -254,7 +254,7 @@ class Testbed:
         c = next((c for c in self.components if c.name == component), None)
         if c is None:
             raise KeyError(f"no component {component!r} in {self.app.name}")
-        body = envelope.new(data).to_json()
+        body = protocol.new_envelope(data).to_json()
         if c.queue is not None:
             sqs = self.client("sqs", self.tap.url)  # through the tap: counted as created
             sqs.send_message(QueueUrl=self.queue_url(c.queue), MessageBody=body)

@@ -87,6 +87,24 @@ def _serialize_receives() -> None:
     backend.receive_message = receive_message
 
 
+def _stop_delivery_inside_send() -> None:
+    """moto's SQS calls a mapped function itself inside SendMessage (for every enabled event
+    source mapping of the queue: one receive of BatchSize, ignoring ScalingConfig, the batching
+    window and partial batch responses, on the sender's thread). The local Lambda service polls
+    the mappings as Lambda does (`lambda_service/event_source_pollers`), so here a queue never
+    holds mappings: its `lambda_event_source_mappings` is always empty and writes to it are
+    dropped. The mappings themselves stay in moto's Lambda backend (Create/Update/List/Delete
+    are unchanged)."""
+    try:
+        from moto.sqs import models
+    except ImportError:
+        return
+    queue: Any = getattr(models, "Queue", None)
+    if queue is None or "lambda_event_source_mappings" in vars(queue):
+        return
+    queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)
+
+
 CONTENT_BASED_DEDUPLICATION = '.attributes.get("ContentBasedDeduplication")'
 
 
@@ -136,6 +154,7 @@ if __name__ == "__main__":
     _patch_retention_check()
     _patch_send_attributes()
     _serialize_receives()
+    _stop_delivery_inside_send()
     from moto.server import main
 
     main(sys.argv[1:])

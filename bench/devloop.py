@@ -1,0 +1,224 @@
+"""Benchmark of the inner loop, each figure against a baseline measured in the same run. Needs a
+Docker engine and the stand-in base (scripts/docker-up).
+
+    .venv/bin/python bench/devloop.py [--rounds 3] [--skip-cold-build]
+
+(a) `lcbuild local invoke toc --mode container` of a warm image (the real command: process start,
+    imports, container start, the invocation, removal) against the floor: `docker run` of the
+    same image with the same environment, plus one Runtime API invocation served by this script,
+    plus removal. Target: ratio <= 2.
+(b) `lcbuild local run --mode container --send ...`: seconds from the command's start to the first
+    handled message, images built. Target: <= 5 s.
+(c) a cold build of the example's images (`lcbuild images`) against SAM's pattern (per function:
+    `COPY requirements.txt`, `RUN pip install -r requirements.txt -t ${LAMBDA_TASK_ROOT}`, `COPY`
+    the code), each from a fresh child of the same base, built with the same parallelism.
+    Target: ratio <= 1.0. (No-op and one-line-edit ratios are bench/images.py's.)
+Medians of --rounds runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import docker
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lambda_complex.builder.app import load as app_load  # noqa: E402
+from lambda_complex.builder.images import context, manifest, pipeline  # noqa: E402
+from lambda_complex.builder.local.lambda_service import functions  # noqa: E402
+from lambda_complex.builder.local.lambda_service.runtime_api import (  # noqa: E402
+    Invocation,
+    RuntimeApi,
+)
+from lambda_complex.builder.local.run import invoke_once  # noqa: E402
+from tests.images.conftest import HOST_CA_BUNDLE, copy_app  # noqa: E402
+
+LCBUILD = str(ROOT / ".venv" / "bin" / "lcbuild")
+TOC_INPUT = {"site": "Bench", "pages": [{"slug": "a", "title": "A"}, {"slug": "b", "title": "B"}]}
+FIRST_HANDLED = re.compile(r"\bdone [1-9]")
+
+
+def base_image() -> str:
+    name = os.environ.get(pipeline.BASE_IMAGE_ENV)
+    if name:
+        return name
+    out = subprocess.run([str(ROOT / "scripts/docker-up")], check=True, capture_output=True,
+                         text=True).stdout
+    return out.strip().splitlines()[-1].split("=", 1)[1]
+
+
+def fresh_child(client: Any, base: str) -> str:
+    """A new image ID over `base`: nothing built on it before, so no build cache applies."""
+    tag = f"lambda-complex/bench-base:{uuid.uuid4().hex[:12]}"
+    dockerfile = f"FROM {base}\nLABEL bench.fresh={uuid.uuid4().hex}\n".encode()
+    client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
+    return tag
+
+
+def lcbuild(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[float, str]:
+    started = time.monotonic()
+    done = subprocess.run([LCBUILD, *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    elapsed = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"lcbuild {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return elapsed, done.stdout
+
+
+def build_images(app_file: Path, base: str) -> float:
+    args = ["images", "--app", str(app_file), "--base-image", base]
+    if HOST_CA_BUNDLE.is_file():
+        args += ["--ca-cert", str(HOST_CA_BUNDLE)]
+    return lcbuild(*args, cwd=app_file.parent)[0]
+
+
+# (a) ---------------------------------------------------------------------------------------
+
+def floor_invoke(client: Any, app_file: Path, component: str, event: Any) -> float:
+    """`docker run` of the component's image with what `lcbuild local invoke` gives it (the same
+    environment and event), one invocation, then removal: what no tool can beat."""
+    app = app_load.load(app_file)
+    images = functions.local_images(manifest.read(manifest.path_for(app.root)))
+    fn = invoke_once.function_for(app, component, images)
+    api = RuntimeApi()  # the Runtime API server alone: no service, no pool
+    invocation = Invocation(request_id=str(uuid.uuid4()),
+                            payload=json.dumps(invoke_once.local_event(event)).encode(),
+                            function_arn=f"arn:aws:lambda:{fn.region}:{fn.account_id}:function:"
+                                         f"{fn.name}", timeout=fn.timeout, trace_id="Root=1-0-0")
+    environment = {**fn.environment, **invoke_once.NO_AWS_ENV,
+                   "AWS_LAMBDA_RUNTIME_API": api.address, "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+                   "AWS_REGION": fn.region, "_HANDLER": fn.handler}
+    started = time.monotonic()
+    api.submit(invocation)
+    container = client.containers.run(images[component], command=[fn.handler], detach=True,
+                                      network_mode="host", environment=environment)
+    try:
+        if not invocation.done.wait(60):
+            raise SystemExit(f"floor: no answer from {component}'s container")
+    finally:
+        container.remove(force=True)
+    elapsed = time.monotonic() - started
+    api.close()
+    answer = json.loads(invocation.result or b"null")
+    if not isinstance(answer, dict) or "errorType" in answer:
+        raise SystemExit(f"floor: {component} answered {answer!r}")
+    return elapsed
+
+
+def local_invoke(app_file: Path, component: str, event: Any) -> float:
+    return lcbuild("local", "invoke", component, "--mode", "container", "--event",
+                   json.dumps(event), "--app", str(app_file), cwd=app_file.parent)[0]
+
+
+# (b) ---------------------------------------------------------------------------------------
+
+def first_handled(app_file: Path, component: str, event: Any) -> float:
+    """Seconds from the start of `lcbuild local run` to its first line showing a handled
+    message (the plain progress lines: not a terminal)."""
+    command = [LCBUILD, "local", "run", "--mode", "container", "--app", str(app_file),
+               "--send", f"{component}={json.dumps(event)}", "--until-idle", "--timeout", "120"]
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=app_file.parent, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    seen: float | None = None
+    output: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.append(line)
+        if seen is None and FIRST_HANDLED.search(line):
+            seen = time.monotonic() - started
+    if process.wait() != 0 or seen is None:
+        raise SystemExit("local run: no handled message:\n" + "".join(output[-40:]))
+    return seen
+
+
+# (c) ---------------------------------------------------------------------------------------
+
+def sam_pattern(client: Any, app_file: Path, base: str, jobs: int) -> float:
+    """SAM's Dockerfile per function, built from `base` with `jobs` builds at once."""
+    app = app_load.load(app_file)
+
+    def build(component: Any) -> None:
+        folder = Path(component.lambda_.path)
+        entries = list(context.collect(folder))
+        lines = [f"FROM {base}"]
+        if HOST_CA_BUNDLE.is_file():  # the proxy CA, needed by any build here
+            entries.append(context.Entry("ca.pem", HOST_CA_BUNDLE.read_bytes()))
+            lines += ["COPY ca.pem /tmp/ca.pem", "ENV PIP_CERT=/tmp/ca.pem"]
+        if not (folder / "requirements.txt").is_file():
+            entries.append(context.Entry("requirements.txt", b""))
+        lines += ["COPY requirements.txt .",
+                  "RUN pip install -r requirements.txt -t ${LAMBDA_TASK_ROOT}",
+                  "COPY . ${LAMBDA_TASK_ROOT}",
+                  f'CMD ["{component.lambda_.handler}"]']
+        entries.append(context.Entry("Dockerfile", ("\n".join(lines) + "\n").encode()))
+        for chunk in client.api.build(fileobj=io.BytesIO(context.tar(entries)),
+                                      custom_context=True, network_mode="host", forcerm=True,
+                                      tag=f"lambda-complex/bench-sam/{component.name}:latest",
+                                      decode=True):
+            if "error" in chunk:
+                raise SystemExit(f"SAM-pattern build of {component.name} failed: "
+                                 f"{chunk['error']}")
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(build, app.components))
+    return time.monotonic() - started
+
+
+def lcbuild_jobs() -> int:
+    """`lcbuild images`' default parallelism (`--jobs` unset)."""
+    return max(1, pipeline.Options().jobs or os.cpu_count() or 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-cold-build", action="store_true")
+    args = parser.parse_args()
+    client = docker.from_env()
+    base = base_image()
+    with tempfile.TemporaryDirectory(prefix="lc-bench-devloop-") as tmp:
+        app_file = copy_app(Path(tmp) / "app")
+        build_images(app_file, base)  # warm images for (a) and (b); not timed
+
+        floor = [floor_invoke(client, app_file, "toc", TOC_INPUT) for _ in range(args.rounds)]
+        ours = [local_invoke(app_file, "toc", TOC_INPUT) for _ in range(args.rounds)]
+        f, o = statistics.median(floor), statistics.median(ours)
+        print(f"(a) local invoke (warm image): {o:.2f} s; floor (docker run + one invoke + "
+              f"removal): {f:.2f} s; ratio {o / f:.2f} (target <= 2)")
+
+        first = [first_handled(app_file, "toc", TOC_INPUT) for _ in range(args.rounds)]
+        print(f"(b) local run, start to first handled message: {statistics.median(first):.2f} s "
+              f"(runs: {', '.join(f'{s:.1f}' for s in first)}; target <= 5 s)")
+
+        if not args.skip_cold_build:
+            ours_cold, sam_cold = [], []
+            for _ in range(args.rounds):
+                ours_cold.append(build_images(app_file, fresh_child(client, base)))
+                sam_cold.append(sam_pattern(client, app_file, fresh_child(client, base),
+                                            lcbuild_jobs()))
+            oc, sc = statistics.median(ours_cold), statistics.median(sam_cold)
+            print(f"(c) cold build of the example: lcbuild {oc:.1f} s; SAM pattern "
+                  f"({lcbuild_jobs()} at once) {sc:.1f} s; ratio {oc / sc:.2f} (target <= 1.0)")
+        shutil.rmtree(Path(tmp) / "app" / ".lcbuild", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

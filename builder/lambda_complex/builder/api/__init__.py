@@ -1,0 +1,105 @@
+"""The Python API: everything `lcbuild` does, callable from code. The CLI is a thin layer over
+it (it parses options, calls these functions and prints what they return; an import-linter
+contract in the root pyproject keeps it so).
+
+    from lambda_complex.builder import api
+
+    app = api.load("lambda-complex.yaml")          # DefinitionError lists every problem
+    result = api.build(app, push=True)              # content-addressed images, pushed by digest
+    api.deploy(app)                                 # `sceptre launch -y prod` of the project
+    print(api.status_text(api.status(app)))         # `lcbuild status`
+    with api.run_locally(app.source) as bed:        # the embedded testbed of `lcbuild local run`
+        bed.send("ingest", {...}); bed.wait_idle(120); print(bed.report())
+
+By what they are about: `definition` (load, validate, graph, init), `artifacts` (build the
+images, render the templates), `deployment` (doctor, plan, deploy), `operations` (status,
+pause, resume, redrive, trace, on AWS or on a local run), `local_run` (run, deploy to and invoke
+on this machine). boto3 and the Docker SDK are imported by the functions that use them, never
+with the API: `lcbuild --help` loads neither.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lambda_complex.builder.api.artifacts import BASE_IMAGE_ENV, RENDER_DIR, build, render
+from lambda_complex.builder.api.definition import (
+    DEFAULT_FILE,
+    GRAPH_FORMATS,
+    graph,
+    init,
+    load,
+    validate,
+)
+from lambda_complex.builder.api.deployment import (
+    deploy,
+    deployer_policy,
+    doctor,
+    doctor_failures,
+    plan,
+    plan_text,
+)
+from lambda_complex.builder.api.local_run import (
+    MODES,
+    LiveView,
+    Mode,
+    default_local_mode,
+    invoke_once,
+    local_deploy,
+    redeploy_on_hangup,
+    run_locally,
+)
+from lambda_complex.builder.api.operations import (
+    connect,
+    pause,
+    redrive,
+    resume,
+    status,
+    status_text,
+    trace,
+    trace_text,
+)
+from lambda_complex.builder.app.model import App
+from lambda_complex.builder.local.run.files import START_HINT as LOCAL_RUN_HINT
+
+if TYPE_CHECKING:  # the types of what the functions return, for annotations
+    from lambda_complex.builder.deploy.doctor import Check
+    from lambda_complex.builder.deploy.preview import Preview
+    from lambda_complex.builder.deploy.redrive import Redriven
+    from lambda_complex.builder.deploy.status import Status
+    from lambda_complex.builder.deploy.trace import Step
+    from lambda_complex.builder.images.pipeline import Options as BuildOptions
+    from lambda_complex.builder.images.pipeline import Result as BuildResult
+    from lambda_complex.builder.local.run.invoke_once import Outcome
+    from lambda_complex.builder.local.run.testbed import Testbed
+
+__all__ = [
+    "BASE_IMAGE_ENV", "DEFAULT_FILE", "GRAPH_FORMATS", "LOCAL_RUN_HINT", "MODES", "RENDER_DIR",
+    "App", "BuildOptions", "BuildResult", "Check", "LiveView", "Mode", "Outcome", "Preview",
+    "Redriven", "Status", "Step", "Testbed", "build", "connect", "default_local_mode", "deploy",
+    "deployer_policy", "doctor", "doctor_failures", "graph", "init", "invoke_once", "load",
+    "local_deploy", "pause", "plan", "plan_text", "redeploy_on_hangup", "redrive", "render",
+    "resume", "run_locally", "status", "status_text", "trace", "trace_text", "validate",
+]
+
+# Names whose modules import boto3 or the Docker SDK: looked up on first use (PEP 562).
+_LAZY = {
+    "BuildOptions": ("lambda_complex.builder.images.pipeline", "Options"),
+    "BuildResult": ("lambda_complex.builder.images.pipeline", "Result"),
+    "Check": ("lambda_complex.builder.deploy.doctor", "Check"),
+    "Outcome": ("lambda_complex.builder.local.run.invoke_once", "Outcome"),
+    "Preview": ("lambda_complex.builder.deploy.preview", "Preview"),
+    "Redriven": ("lambda_complex.builder.deploy.redrive", "Redriven"),
+    "Status": ("lambda_complex.builder.deploy.status", "Status"),
+    "Step": ("lambda_complex.builder.deploy.trace", "Step"),
+    "Testbed": ("lambda_complex.builder.local.run.testbed", "Testbed"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _LAZY[name]
+    return getattr(importlib.import_module(module), attribute)
