@@ -9,8 +9,8 @@ the result on and deleted its input): `send -> a` (the send to a done), `a -> b`
 p50 as a ratio of the baseline's in the same run. The deploy is not timed.
 
 A dispatch kind is a row of `KINDS`: the fields it adds to every component of the definition.
-`coordinator` (today's only kind: the coordinator's generations start every component) is the
-baseline; push and native dispatch become rows when the definition has their field.
+`coordinator` (the coordinator's generations start every component) is the baseline; `push`
+(the default) adds starts by the sender when a slot is free.
 
     .venv/bin/python bench/latency.py [--n 30] [--interval 4] [--min-interval 10]
                                       [--kinds coordinator,...]
@@ -62,7 +62,10 @@ class Kind:
 
 BASELINE = "coordinator"
 KINDS: dict[str, Kind] = {
-    BASELINE: Kind("coordinator generations start every component (today's)", {}),
+    BASELINE: Kind("coordinator generations start every component (before push dispatch)",
+                   {"dispatch": "coordinator"}),
+    "push": Kind("a component starts the next one when it has a free slot; the coordinator as "
+                 "backstop (the default)", {"dispatch": "push"}),
 }
 
 

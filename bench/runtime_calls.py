@@ -29,7 +29,9 @@ import boto3
 from lambda_complex.builder.local.aws import emulator
 from lambda_complex.runtime import chains, coordinator, names, protocol, resources, wrapper
 from lambda_complex.runtime.config import (
+    COORDINATOR,
     EVENT_FROM_MESSAGE,
+    PUSH,
     ComponentConfig,
     CoordinatorConfig,
     Routing,
@@ -102,7 +104,7 @@ class Context:
         return int((self.deadline - time.monotonic()) * 1000)
 
 
-def components(batch_size: int, root: Path) -> dict[str, ComponentConfig]:
+def components(batch_size: int, root: Path, dispatch: str) -> dict[str, ComponentConfig]:
     (root / "passthrough.py").write_text("def handler(event, context):\n    return event\n")
     out = {}
     for i, name in enumerate(CHAIN):
@@ -118,6 +120,7 @@ def components(batch_size: int, root: Path) -> dict[str, ComponentConfig]:
             queue_wait_time=0,
             max_receive_count=3,
             visibility_timeout=60,
+            dispatch=dispatch,
         )
     return out
 
@@ -135,7 +138,8 @@ def create_queues(sqs: Any) -> None:
 
 
 def run(
-    batch_size: int, passes: list[tuple[str, int]], server: emulator.Emulator, counts: Counts
+    batch_size: int, passes: list[tuple[str, int]], server: emulator.Emulator, counts: Counts,
+    dispatch: str = PUSH,
 ) -> list[dict[str, Any]]:
     """One fresh deployment, then passes of (name, messages) through it: the first pass is cold
     (empty lease pools, new containers), later ones warm. Passes named "" are not reported."""
@@ -143,7 +147,7 @@ def run(
     resources.reset()
     root = Path(tempfile.mkdtemp(prefix="lc-bench-"))
     os.environ["LAMBDA_TASK_ROOT"] = str(root)
-    comps = components(batch_size, root)
+    comps = components(batch_size, root, dispatch)
     coordinator_config = CoordinatorConfig(concurrency=1, min_interval=0, max_invocations=20)
 
     def config_for(component: str) -> RuntimeConfig:
@@ -165,7 +169,7 @@ def run(
         drive(pass_name, batch_size, messages, sqs, containers, coord_config, counts)
         for pass_name, messages in passes
     ]
-    return [r for r in results if r["pass"]]
+    return [{**r, "dispatch": dispatch} for r in results if r["pass"]]
 
 
 def drive(
@@ -252,6 +256,8 @@ def drive(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100, help="messages of the cold runs")
+    parser.add_argument("--dispatch", default=f"{COORDINATOR},{PUSH}",
+                        help="dispatch kinds, each a full set of passes (comma list)")
     parser.add_argument(
         "--sweep", default="100,300,1000", help="messages of the warm batch-10 runs (comma list)"
     )
@@ -271,9 +277,12 @@ def main() -> int:
         sys.stdout, real_stdout = open(os.devnull, "w"), sys.stdout  # noqa: SIM115
         try:
             n = args.messages
-            results = run(1, [("cold", n)], server, counts)
-            results += run(10, [("cold", n)], server, counts)
-            results += run(10, [("", 40)] + [("warm", m) for m in sweep], server, counts)
+            results = []
+            for kind in args.dispatch.split(","):
+                results += run(1, [("cold", n)], server, counts, kind)
+                results += run(10, [("cold", n)], server, counts, kind)
+                results += run(10, [("", 40)] + [("warm", m) for m in sweep], server, counts,
+                               kind)
         finally:
             sys.stdout.close()
             sys.stdout = real_stdout
@@ -281,7 +290,8 @@ def main() -> int:
     print("cold = new deployment (empty lease pools, new containers), warm = the same one again")
     for r in results:
         print(
-            f"batch_size {r['batch_size']:>2}, {r['messages']:>4} messages, {r['pass']}: "
+            f"dispatch {r['dispatch']}, batch_size {r['batch_size']:>2}, "
+            f"{r['messages']:>4} messages, {r['pass']}: "
             f"{r['calls_per_message']:.2f} calls per message end to end, "
             f"{r['calls_per_handled_message']:.2f} per message handled; "
             f"{r['component_calls']} calls in {r['invocations']} invocations "

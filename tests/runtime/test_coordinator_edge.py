@@ -52,7 +52,7 @@ def test_plan_from_real_queue_attributes(rt: Runtime) -> None:
     cfg = setup(rt)
     fill(rt, "a", 25)
     fill(rt, "b", 1)
-    (lease,) = inflight.take(APP, "a", 1, 30)
+    (lease,) = inflight.take(APP, "a", 1, 30, limit=1)
     status = coordinator.read_status(cfg)
     assert status == {"a": Status(25, 1), "b": Status(1, 0)}
     assert coordinator.plan(status, cfg, 0, 1) == {"a": 3, "b": 1}

@@ -23,16 +23,30 @@ def setup(rt: Runtime) -> None:
 
 def test_leases_count_started_invocations_and_are_reused(rt: Runtime) -> None:
     setup(rt)
-    first = inflight.take(APP, "a", 12, 30)  # more than one SQS batch, from an empty pool
+    first = inflight.take(APP, "a", 12, 30, limit=12)  # more than one SQS batch, empty pool
     assert len(set(first)) == 12 and inflight.count(APP, "a") == 12
     for receipt in first[:5]:
         inflight.release(APP, "a", receipt)
     assert inflight.count(APP, "a") == 7
-    # Handed-back tokens are taken again: the pool grows only by what is missing.
-    second = inflight.take(APP, "a", 6, 30)
-    assert len(second) == 6 and inflight.count(APP, "a") == 13 and rt.total(LEASES) == 13
-    inflight.hand_back(APP, "a", first[5:] + second)
-    assert inflight.count(APP, "a") == 0 and rt.total(LEASES) == 13
+    # Handed-back tokens are taken again; the pool never grows past the limit: a start beyond
+    # the free slots gets no lease.
+    second = inflight.take(APP, "a", 6, 30, limit=12)
+    assert len(second) == 5 and inflight.count(APP, "a") == 12 and rt.total(LEASES) == 12
+    inflight.hand_back(APP, "a", [str(r) for r in first[5:] + second])
+    assert inflight.count(APP, "a") == 0 and rt.total(LEASES) == 12
+
+
+def test_the_pool_holds_exactly_the_limit_so_a_free_token_is_a_free_slot(rt: Runtime) -> None:
+    setup(rt)
+    assert inflight.take_free(APP, "a", 30) is None  # an empty pool: no slot known free
+    taken = inflight.take(APP, "a", 1, 30, limit=2)  # the coordinator seeds the pool to 2
+    assert len(taken) == 1 and rt.total(LEASES) == 2
+    pushed = inflight.take_free(APP, "a", 30)
+    assert pushed is not None and inflight.count(APP, "a") == 2
+    assert inflight.take_free(APP, "a", 30) is None  # both slots taken
+    assert inflight.take(APP, "a", 1, 30, limit=2) == []  # the coordinator gets none either
+    inflight.release(APP, "a", pushed)
+    assert inflight.take_free(APP, "a", 30) is not None and rt.total(LEASES) == 2
 
 
 def test_crashed_invocation_frees_its_slot_after_the_timeout(
@@ -40,11 +54,11 @@ def test_crashed_invocation_frees_its_slot_after_the_timeout(
 ) -> None:
     setup(rt)
     monkeypatch.setattr(inflight, "LEASE_MARGIN_S", 0)
-    crashed = inflight.take(APP, "a", 1, timeout_s=1)  # never released: the invocation "died"
+    crashed = inflight.take(APP, "a", 1, timeout_s=1, limit=1)  # never released: it "died"
     assert crashed and inflight.count(APP, "a") == 1
     time.sleep(1.3)
     assert inflight.count(APP, "a") == 0
-    reused = inflight.take(APP, "a", 1, timeout_s=1)
+    reused = inflight.take(APP, "a", 1, timeout_s=1, limit=1)
     assert reused and rt.total(LEASES) == 1
 
 

@@ -57,7 +57,7 @@ def disagreements(schema: dict[str, Any]) -> list[str]:
     enums = {
         ("message_line", "outcome"): {str(o) for o in protocol.Outcome},
         ("route_line", "kind"): {str(k) for k in protocol.RouteKind},
-        ("nudge", "source"): {protocol.NUDGE_SOURCE},
+        ("nudge", "source"): set(protocol.NUDGE_SOURCES),
         ("schedule_input", "source"): {protocol.SCHEDULE_SOURCE},
     }
     for (name, prop), values in enums.items():

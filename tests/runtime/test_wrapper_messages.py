@@ -150,11 +150,11 @@ def test_lease_from_the_payload_is_handed_back_even_when_the_invocation_fails(
     rt: Runtime,
 ) -> None:
     qa, _ = setup_ab(rt)
-    (lease,) = inflight.take(APP, "a", 1, 30)
+    (lease,) = inflight.take(APP, "a", 1, 30, limit=1)
     assert inflight.count(APP, "a") == 1
     run(lease=lease)
     assert inflight.count(APP, "a") == 0
-    (lease,) = inflight.take(APP, "a", 1, 30)
+    (lease,) = inflight.take(APP, "a", 1, 30, limit=1)
     rt.sqs.delete_queue(QueueUrl=rt.url(qa))
     with pytest.raises(Exception, match=r"NonExistentQueue|QueueDoesNotExist"):
         run(lease=lease)

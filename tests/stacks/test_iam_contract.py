@@ -59,10 +59,12 @@ LEASE_QUEUES = "lease queues"  # a component: its own; coordinator and invoker: 
 DEAD_LETTER_QUEUE = "own dead-letter queue"
 ROUTE_QUEUES = "queues it routes to"
 ROUTE_FUNCTIONS = "functions it routes to"
-STARTED_FUNCTIONS = "message components and the invoker"
+STARTED_FUNCTIONS = "functions it starts"  # coordinator, invoker: message components, invoker
 COORDINATOR_FUNCTION = "the coordinator"
 APP_PARAMETERS = "the app's control and chain parameters"
 CONTROL_PARAMETER = "the control parameter"
+# Push dispatch: a component starts the message components it feeds (runtime `push`).
+PUSHED_LEASE_QUEUES = "lease queues of the components it pushes to"
 
 CALL_SITES = {
     ("consume", "run"): INPUT_QUEUES,
@@ -81,11 +83,14 @@ CALL_SITES = {
     ("inflight", "hand_back"): LEASE_QUEUES,
     ("inflight", "release"): LEASE_QUEUES,
     ("inflight", "count"): LEASE_QUEUES,
+    ("inflight", "_sizes"): LEASE_QUEUES,
+    ("inflight", "take_free"): PUSHED_LEASE_QUEUES,
+    ("push", "_paused"): CONTROL_PARAMETER,
     ("coordinator", "_backlog"): INPUT_QUEUES,
     ("coordinator", "read_parameters"): APP_PARAMETERS,
     ("coordinator", "write_heartbeat"): APP_PARAMETERS,
     ("coordinator", "start_chain"): COORDINATOR_FUNCTION,
-    ("invoker", "_invoke"): STARTED_FUNCTIONS,
+    ("invoker", "invoke_async"): STARTED_FUNCTIONS,
 }
 
 
@@ -106,9 +111,15 @@ def resources_touched(app: App, kind: str, runner: str, what: str) -> list[str]:
         mine = [runner] if component.has_queue else []
         targets = component.routing.possible_targets(app.component_names)
         by_queue = {t for t in targets if app.component(t).has_queue}
+        pushed = sorted(t for t in by_queue if app.component(t).dispatch == "push")
         return {
             INPUT_QUEUES: _queues(app, names.queue_name, mine),
-            LEASE_QUEUES: _queues(app, names.inflight_queue_name, mine),
+            LEASE_QUEUES: _queues(app, names.inflight_queue_name, mine + pushed),
+            PUSHED_LEASE_QUEUES: _queues(app, names.inflight_queue_name, pushed),
+            STARTED_FUNCTIONS: [_arn("lambda", "function:" + names.function_name(app.name, t))
+                                for t in pushed],
+            CONTROL_PARAMETER: ([_arn("ssm", "parameter" + names.control_parameter_name(app.name))]
+                                if pushed else []),
             DEAD_LETTER_QUEUE: _queues(app, names.dead_letter_queue_name, [runner]),
             ROUTE_QUEUES: _queues(app, names.queue_name, sorted(by_queue)),
             ROUTE_FUNCTIONS: [_arn("lambda", "function:" + names.function_name(app.name, t))

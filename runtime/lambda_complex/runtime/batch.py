@@ -144,12 +144,12 @@ class Batch:
             first = self.first_finished_at
         return 0.0 if first is None else time.monotonic() - first
 
-    def settle(self) -> None:
+    def settle(self, urgent: bool = False) -> None:
         """Route, dead-letter, delete and back off every finished message (batched calls)."""
         with self._lock:
             finished, self.finished, self.first_finished_at = self.finished, {}, None
             if finished:
-                self._settle(finished)
+                self._settle(finished, urgent)
 
     def hand_back(self) -> None:
         """Make every untaken message visible again at once; the batch takes nothing more."""
@@ -183,9 +183,10 @@ class Batch:
         except Exception as e:  # harmless: it returns at the queue's visibility timeout instead
             log.emit("visibility_change_failed", error=str(e), count=1)
 
-    def _settle(self, finished: dict[str, tuple[Any, handling.Handled]]) -> None:
+    def _settle(self, finished: dict[str, tuple[Any, handling.Handled]], urgent: bool) -> None:
         handled = {key: h for key, (_, h) in finished.items()}
-        sent = delivery.send_settled(self.config, handled, lambda key: finished[key][0]["Body"])
+        sent = delivery.send_settled(self.config, handled, lambda key: finished[key][0]["Body"],
+                                     push_targets=not urgent)
         retained = settle.retained(handled, sent)
         undeleted = delete(self.url, [m for key, (m, _) in finished.items() if key not in retained])
         retry = [finished[key][0] for key in retained]

@@ -57,6 +57,14 @@ class Routing:
         )
 
 
+# How a message component's invocations are started (`dispatch` in the definition):
+# push: the coordinator's generations, and whoever sends to its queue when a slot is free
+# (`push`); coordinator: the coordinator's generations only.
+PUSH = "push"
+COORDINATOR = "coordinator"
+DISPATCH_KINDS = (PUSH, COORDINATOR)
+
+
 @dataclass(frozen=True)
 class ComponentConfig:
     name: str
@@ -69,6 +77,12 @@ class ComponentConfig:
     queue_wait_time: int = 0
     max_receive_count: int = 3
     visibility_timeout: int = 0
+    dispatch: str = PUSH
+
+    @property
+    def push(self) -> bool:
+        """Whether senders to this component's queue start it themselves (see `push`)."""
+        return self.type == EVENT_FROM_MESSAGE and self.dispatch == PUSH
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -84,6 +98,7 @@ class ComponentConfig:
                 queue_wait_time=self.queue_wait_time,
                 max_receive_count=self.max_receive_count,
                 visibility_timeout=self.visibility_timeout,
+                dispatch=self.dispatch,
             )
         return data
 
@@ -100,6 +115,7 @@ class ComponentConfig:
             queue_wait_time=int(data.get("queue_wait_time", 0)),
             max_receive_count=int(data.get("max_receive_count", 3)),
             visibility_timeout=int(data.get("visibility_timeout", 0)),
+            dispatch=str(data.get("dispatch", PUSH)),
         )
 
 

@@ -220,7 +220,7 @@ def _work_through(
 
     def watchdog() -> None:
         fired.set()
-        batch.settle()
+        batch.settle(urgent=True)  # no push from here: the hand-back must not wait for it
         batch.hand_back()
         batch.hold_back_running()
         if pending is not None:

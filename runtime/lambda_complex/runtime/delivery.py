@@ -2,7 +2,8 @@
 and dead letters to the component's dead-letter queue.
 
 `prepare` is pure (envelopes, size limits); `deliver`, `dead_letter` and `send_settled` (the
-sends of one `settle` step) are the I/O edge. Results of a whole batch of
+sends of one `settle` step) are the I/O edge. A queue target that got results is started at once
+when it has a free slot (`push`). Results of a whole batch of
 input messages are sent together, so at batch_size 10 one SendMessageBatch carries up to ten
 results: that is what keeps the call count per message below one.
 """
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple, TypeVar
 
-from . import log, names, resources, settle
+from . import log, names, push, resources, settle
 from .config import EVENT_FROM_MESSAGE, RuntimeConfig
 from .protocol import (
     Envelope,
@@ -164,8 +165,11 @@ def _invoke(app: str, item: Outgoing) -> str | None:
     return None
 
 
-def deliver(config: RuntimeConfig, outgoing: Iterable[Outgoing]) -> dict[str, str]:
-    """Send everything; returns source_key -> reason for each input with a failed delivery."""
+def deliver(
+    config: RuntimeConfig, outgoing: Iterable[Outgoing], push_targets: bool = True
+) -> dict[str, str]:
+    """Send everything; returns source_key -> reason for each input with a failed delivery.
+    With `push_targets`, then start each queue target fed that has a free slot (`push`)."""
     if dry_routing():
         _log_routes(RouteLine(item.target, item.kind, item.body) for item in outgoing)
         return {}
@@ -178,10 +182,18 @@ def deliver(config: RuntimeConfig, outgoing: Iterable[Outgoing]) -> dict[str, st
             reason = _invoke(config.app, item)
             if reason:
                 failed.setdefault(item.source_key, reason)
+    fed: list[str] = []
     for target, items in by_queue.items():
+        sent = False
         for chunk in chunks(items, lambda o: len(o.body.encode("utf-8"))):
-            for key, reason in _send_chunk(config.app, target, chunk).items():
+            chunk_failed = _send_chunk(config.app, target, chunk)
+            sent = sent or len(chunk_failed) < len(chunk)
+            for key, reason in chunk_failed.items():
                 failed.setdefault(key, reason)
+        if sent:
+            fed.append(target)
+    if push_targets:
+        push.start(config, push.targets(fed, config, push.recently_pushed(time.monotonic())))
     return failed
 
 
@@ -229,9 +241,11 @@ def send_settled(
     config: RuntimeConfig,
     handled: Mapping[str, settle.Handled[Outgoing]],
     received: Callable[[str], str],
+    push_targets: bool = True,
 ) -> settle.Sent:
     """The sends of one settle step: the results of the inputs done, then the inputs due for the
-    dead-letter queue (`received(key)`: the input exactly as received)."""
-    delivery_failed = deliver(config, settle.outgoing(handled))
+    dead-letter queue (`received(key)`: the input exactly as received). `push_targets`: see
+    `deliver`."""
+    delivery_failed = deliver(config, settle.outgoing(handled), push_targets)
     due = [DeadLetter(key, received(key), reason) for key, reason in settle.letters(handled)]
     return settle.Sent(delivery_failed, dead_letter(config, due))

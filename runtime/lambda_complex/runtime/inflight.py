@@ -11,6 +11,14 @@ to 10 tokens. The invocation hands its token back when it ends (ChangeMessageVis
 call per invocation, and the next start reuses the token, so the pool settles at the peak
 concurrency. A crashed invocation never hands it back; the token turns visible by itself once
 the timeout passes, which frees the slot. Only SQS is involved: no table, no counter to drift.
+
+The pool holds exactly `max_concurrency` tokens, so that a token received is a free slot: push
+dispatch (`push`) takes one with `take_free` and never adds any. Whoever starts invocations for
+the coordinator (`take`) tops the pool up to the limit when it finds too few tokens visible and
+too few in all (a fresh pool, or tokens past the queue's retention period); SQS's counts are
+approximate, so a pool may briefly hold one too many: the function's reserved concurrency stays
+the hard limit. Lowering the limit leaves surplus tokens until the pool's queue is recreated;
+reserved concurrency holds the new limit meanwhile.
 """
 
 from __future__ import annotations
@@ -60,29 +68,57 @@ def _receive(url: str, n: int, visibility: int, wait: int) -> list[str]:
     return taken
 
 
-def take(app: str, component: str, n: int, timeout_s: int) -> list[str]:
-    """Leases (receipt handles) for n invocations about to start, adding tokens to the pool when
-    it has too few visible. Fewer than n only if SQS fails (logged): accounting must never block
-    work, the function's reserved concurrency is the hard limit."""
+def take(app: str, component: str, n: int, timeout_s: int, limit: int) -> list[str | None]:
+    """Leases for up to n invocations about to start: as many as there are free slots (tokens
+    visible), topping the pool up to `limit` tokens when it holds fewer. When SQS fails, n
+    unaccounted starts (None each, logged): accounting must never block work, the function's
+    reserved concurrency is the hard limit."""
     visibility = timeout_s + LEASE_MARGIN_S
-    taken: list[str] = []
     try:
         url = _url(app, component)
-        taken = _receive(url, n, visibility, wait=0)
-        missing = n - len(taken)
-        # A short poll may miss visible tokens on real SQS: then the pool grows a little, which
-        # is harmless (only invisible tokens are counted).
-        for start in range(0, missing, SQS_BATCH):
-            entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {"Id": str(i), "MessageBody": "lease"}
-                for i in range(start, min(missing, start + SQS_BATCH))
-            ]
-            resources.sqs().send_message_batch(QueueUrl=url, Entries=entries)
-        if missing:
-            taken += _receive(url, missing, visibility, wait=1)
+        taken: list[str | None] = list(_receive(url, n, visibility, wait=0))
+        if len(taken) < n:
+            visible, invisible = _sizes(url)
+            short = limit - visible - invisible
+            for start in range(0, short, SQS_BATCH):
+                entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                    {"Id": str(i), "MessageBody": "lease"}
+                    for i in range(start, min(short, start + SQS_BATCH))
+                ]
+                resources.sqs().send_message_batch(QueueUrl=url, Entries=entries)
+            if short > 0 or visible > 0:  # a short poll may miss visible tokens: look again
+                taken += _receive(url, n - len(taken), visibility, wait=1)
+        return taken
     except Exception as e:
         log.emit("lease_failed", component=component, error=str(e))
-    return taken
+        return [None] * n
+
+
+def take_free(app: str, component: str, timeout_s: int) -> str | None:
+    """One lease if a slot is free now (a token visible), else None. Never adds a token and
+    never waits: a push that finds no slot leaves the message to the running invocations and
+    the coordinator."""
+    try:
+        messages = resources.sqs().receive_message(
+            QueueUrl=_url(app, component),
+            MaxNumberOfMessages=1,
+            VisibilityTimeout=timeout_s + LEASE_MARGIN_S,
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+    except Exception as e:
+        log.emit("lease_failed", component=component, error=str(e))
+        return None
+    return str(messages[0]["ReceiptHandle"]) if messages else None
+
+
+def _sizes(url: str) -> tuple[int, int]:
+    """(tokens visible, tokens taken) of a pool."""
+    attributes = resources.sqs().get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (int(attributes.get("ApproximateNumberOfMessages", 0)),
+            int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)))
 
 
 def hand_back(app: str, component: str, receipts: Sequence[str]) -> None:

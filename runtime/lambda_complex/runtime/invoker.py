@@ -79,7 +79,8 @@ def split(invocations: Sequence[tuple[str, int]], max_invocations: int) -> Split
     return Split(direct, children)
 
 
-def _invoke(function_name: str, payload: dict[str, Any]) -> str | None:
+def invoke_async(function_name: str, payload: dict[str, Any]) -> str | None:
+    """One asynchronous Invoke; the error as text, None when Lambda accepted it."""
     try:
         response = resources.lambda_client().invoke(
             FunctionName=function_name,
@@ -93,14 +94,14 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> str | None:
 
 
 def _with_leases(config: RuntimeConfig, direct: Invocations) -> list[tuple[str, str | None]]:
-    """One (component, lease) per direct invocation, the leases taken just before the Invoke
-    (see `inflight`); None where none could be taken."""
+    """One (component, lease) per direct invocation the free slots allow, the leases taken just
+    before the Invoke (see `inflight`): fewer than planned when pushes took slots meanwhile;
+    None for a start SQS could not account for."""
 
     def leases(item: tuple[str, int]) -> list[str | None]:
         component, count = item
-        timeout = config.components[component].timeout
-        taken: list[str | None] = list(inflight.take(config.app, component, count, timeout))
-        return taken + [None] * (count - len(taken))
+        own = config.components[component]
+        return inflight.take(config.app, component, count, own.timeout, own.max_concurrency)
 
     workers = max(1, min(config.coordinator.max_api_concurrency, len(direct)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -124,7 +125,7 @@ def fan_out(config: RuntimeConfig, invocations: Sequence[tuple[str, int]]) -> di
         return {"invoked": 0, "children": 0, "failed": 0}
     workers = max(1, min(config.coordinator.max_api_concurrency, len(calls)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        errors = list(pool.map(lambda call: _invoke(*call), calls))
+        errors = list(pool.map(lambda call: invoke_async(*call), calls))
     unused: dict[str, list[str]] = {}
     for i, ((function_name, _), error) in enumerate(zip(calls, errors, strict=True)):
         if not error:
@@ -136,7 +137,7 @@ def fan_out(config: RuntimeConfig, invocations: Sequence[tuple[str, int]]) -> di
     for component, receipts in unused.items():  # never started: free their slots now
         inflight.hand_back(config.app, component, receipts)
     failed = sum(1 for e in errors if e)
-    return {"invoked": total(plan.direct), "children": len(plan.children), "failed": failed}
+    return {"invoked": len(units), "children": len(plan.children), "failed": failed}
 
 
 _config: RuntimeConfig | None = None

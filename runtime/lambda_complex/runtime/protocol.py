@@ -24,7 +24,8 @@ The messages:
   whole chain (and every log line); `hops` counts the components passed and stops routing loops
   at `max_hops`; `source` is the component that sent it (`external` for input from outside).
 - **nudge** (`Nudge`), what the coordinator or an invoker sends to start a message component:
-  `{"source": "coordinator", "lease"?}`. The work is in the component's queue; `lease` is the
+  `{"source": "coordinator" | "push", "lease"?}` (`push`: sent by the component that fed the
+  queue, see `push`). The work is in the component's queue; `lease` is the
   receipt of the invocation's in-flight token (see `inflight`), handed back when it ends.
 - **chain event** (`ChainEvent`), one coordinator generation:
   `{"chain", "generation", "lineage"}` (see `chains`).
@@ -167,6 +168,8 @@ def next_hop(current: Envelope, source: str, data: Any, max_hops: int) -> Envelo
 # --- events that start functions --------------------------------------------------------------
 
 NUDGE_SOURCE = "coordinator"  # also when an invoker sends it: the coordinator planned it
+PUSH_SOURCE = "push"  # sent by a component that has just fed the queue (`push`)
+NUDGE_SOURCES = frozenset({NUDGE_SOURCE, PUSH_SOURCE})
 SCHEDULE_SOURCE = "schedule"
 SCHEDULE_INPUT: Mapping[str, str] = {"source": SCHEDULE_SOURCE}
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from . import config as config_mod
-from . import consume, delivery, handling, log, resources, routing, settle
+from . import consume, delivery, handling, log, push, resources, routing, settle
 from .config import EVENT_FROM_MESSAGE, RuntimeConfig
 from .protocol import (
     Envelope,
@@ -79,6 +79,7 @@ def reset() -> None:
 
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     loaded = load()
+    push.new_invocation()
     # `lcbuild local invoke`'s direct input is handled right here instead of being taken from
     # the queue; honoured only with dry routing on, so a deployed function never treats an
     # outside payload as one.

@@ -7,29 +7,30 @@ A routing function without declared targets may route anywhere, so its image hol
 
 from __future__ import annotations
 
+import dataclasses
+
 from lambda_complex.builder.app.model import App, Component
 from lambda_complex.runtime import config, names
 
 
 def component_config(component: Component) -> config.ComponentConfig:
-    queue_settings = (
-        {
-            "batch_size": component.batch_size,
-            "queue_wait_time": component.queue_wait_time,
-            "max_receive_count": component.max_receive_count,
-            "visibility_timeout": component.visibility_timeout,
-        }
-        if component.has_queue
-        else {}
-    )
-    return config.ComponentConfig(
+    base = config.ComponentConfig(
         name=component.name,
         type=component.type.value,
         max_concurrency=component.max_concurrency,
         timeout=component.lambda_.timeout,
         handler=component.lambda_.handler,
         routing=component.routing,
-        **queue_settings,
+    )
+    if not component.has_queue:
+        return base
+    return dataclasses.replace(
+        base,
+        batch_size=component.batch_size,
+        queue_wait_time=component.queue_wait_time,
+        max_receive_count=component.max_receive_count,
+        visibility_timeout=component.visibility_timeout,
+        dispatch=component.dispatch,
     )
 
 

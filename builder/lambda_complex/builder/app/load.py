@@ -30,6 +30,7 @@ from lambda_complex.builder.app.model import (
 )
 from lambda_complex.builder.app.yaml_text import parse_yaml, plain
 from lambda_complex.builder.errors import DefinitionError, FieldError
+from lambda_complex.runtime import config as runtime_config
 from lambda_complex.runtime import names
 
 DEFAULT_FILE = "lambda-complex.yaml"
@@ -61,8 +62,10 @@ COORDINATOR_FIELDS = tuple(f.name for f in dataclasses.fields(CoordinatorConfig)
 ROLE_FIELDS = ("name", "statements")
 STATEMENT_FIELDS = ("effect", "action", "resource", "condition")
 COMPONENT_FIELDS = ("name", "type", "max_concurrency", "queue_wait_time", "batch_size",
-                    "max_receive_count", "visibility_timeout", "routing", "lambda", "renamed_from")
-MESSAGE_ONLY_FIELDS = ("queue_wait_time", "batch_size", "max_receive_count", "visibility_timeout")
+                    "max_receive_count", "visibility_timeout", "dispatch", "routing", "lambda",
+                    "renamed_from")
+MESSAGE_ONLY_FIELDS = ("queue_wait_time", "batch_size", "max_receive_count", "visibility_timeout",
+                       "dispatch")
 ROUTING_FIELDS = ("function", "targets")
 LAMBDA_FIELDS = ("path", "handler", "memory", "timeout", "role", "architecture", "environment",
                  "build_packages")
@@ -297,6 +300,7 @@ def _read_component(value: Any, path: str, base: Path, errors: Errors) -> Compon
         max_receive_count=r.integer("max_receive_count", 3, 1, 1000),
         # SQS's maximum is 12 hours; checks.py holds it to at least the function timeout.
         visibility_timeout=r.integer("visibility_timeout", timeout + 30, 0, 43200),
+        dispatch=r.choice("dispatch", runtime_config.PUSH, runtime_config.DISPATCH_KINDS),
         renamed_from=_read_renamed_from(r),
     )
 

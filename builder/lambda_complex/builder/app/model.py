@@ -12,6 +12,7 @@ from pathlib import Path
 
 # The coordinator's settings: the runtime reads them from the compiled config, so the model holds
 # the runtime's type, where their defaults and ranges are defined.
+from lambda_complex.runtime.config import PUSH
 from lambda_complex.runtime.config import CoordinatorConfig as CoordinatorConfig
 
 # Where a component's results go: the compiled runtime config carries the same value, so the
@@ -76,6 +77,7 @@ class Component:
     batch_size: int = 1
     max_receive_count: int = 3
     visibility_timeout: int = 0
+    dispatch: str = PUSH  # one of runtime.config.DISPATCH_KINDS
     # Names this component had before: its deployed queues (and their messages) pass to it.
     renamed_from: tuple[str, ...] = ()
 

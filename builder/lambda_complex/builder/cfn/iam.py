@@ -21,7 +21,7 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App, Component, Statement
 from lambda_complex.builder.cfn import common
-from lambda_complex.runtime import names
+from lambda_complex.runtime import config, names
 
 PolicyDocument = dict[str, Any]
 
@@ -34,14 +34,19 @@ INPUT_QUEUE_ACTIONS = (
     "sqs:GetQueueUrl",
 )
 RELEASE_LEASE_ACTIONS = ("sqs:ChangeMessageVisibility", "sqs:GetQueueUrl")
-# Starting an invocation: take its lease (receive; send when the pool is short), hand it back
-# when the Invoke fails.
+# Starting an invocation: take its lease (receive; count the pool and top it up to the limit
+# when it is short), hand it back when the Invoke fails.
 TAKE_LEASE_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:SendMessage",
     "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
 )
+# Push dispatch (runtime `push`): take a free lease of the target (receive only, never add one),
+# hand it back when the Invoke fails; read the pause switch.
+PUSH_LEASE_ACTIONS = ("sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl")
+READ_PARAMETER_ACTIONS = ("ssm:GetParameters",)
 SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueUrl")
 INVOKE_ACTIONS = ("lambda:InvokeFunction",)
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -105,6 +110,16 @@ def component_policy(app: App, component: Component) -> PolicyDocument:
     statements.append(_allow("RouteToFunctions", INVOKE_ACTIONS,
                              [common.function_arn(names.function_name(a, t.name))
                               for t in invocation_targets]))
+    pushed = [t for t in message_targets if t.dispatch == config.PUSH]
+    statements.append(_allow("PushLeases", PUSH_LEASE_ACTIONS,
+                             [common.queue_arn(names.inflight_queue_name(a, t.name))
+                              for t in pushed]))
+    statements.append(_allow("PushStart", INVOKE_ACTIONS,
+                             [common.function_arn(names.function_name(a, t.name))
+                              for t in pushed]))
+    statements.append(_allow("PushPauseSwitch", READ_PARAMETER_ACTIONS,
+                             [common.arn("ssm", f"parameter{names.control_parameter_name(a)}")]
+                             if pushed else []))
     statements.append(_allow("OwnLogs", LOG_ACTIONS,
                              [common.log_group_arn(names.function_name(a, component.name))]))
     if component.lambda_.role is not None:

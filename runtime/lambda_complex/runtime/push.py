@@ -1,0 +1,106 @@
+"""Push dispatch: a component that has just sent results to a queue component starts that
+component itself when it has a free slot, so a message moves on within a second instead of
+waiting for the coordinator's next generation.
+
+The slot is a lease from the pool the coordinator takes from (`inflight`). The pool holds exactly
+`max_concurrency` tokens, so receiving one is holding a free slot: the limit holds exactly, limit
+1 included, whoever starts the invocation. No token visible means every slot is busy (or, on real
+SQS, the short poll missed one): the running invocations and the coordinator take the message,
+as they would without push. The coordinator stays the backstop for backlogs, crashes, retries
+and pushes that failed.
+
+Cost, per batch of results sent to one component: one ReceiveMessage on its lease pool, and when
+a slot is free one asynchronous Invoke. The started invocation hands its lease back at its end,
+as every invocation does. While dispatch is stopped (`lcbuild pause`, a deploy) nothing is
+pushed: the pause switch is read at most once per `PAUSE_CHECK_S` per warm instance, so a pause
+takes effect for push within that time; a switchover waits for leases anyway, and a pushed
+invocation holds one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+
+from . import control, inflight, invoker, log, names, resources
+from .config import RuntimeConfig
+from .protocol import PUSH_SOURCE, Nudge
+
+PAUSE_CHECK_S = 10.0
+
+_pause_read: dict[str, tuple[float, bool]] = {}  # app -> (monotonic time read, paused)
+# A sender invocation starts a component again only this long after its last start of it.
+PUSH_AGAIN_S = 5.0
+# When this invocation last started each component (per thread: Lambda runs one invocation per
+# instance at a time, the benches and tests several in threads).
+_invocation = threading.local()
+
+
+def new_invocation() -> None:
+    """Called as an invocation starts: it has pushed nothing yet."""
+    _invocation.pushed = {}
+
+
+def _pushed_at() -> dict[str, float]:
+    pushed: dict[str, float] | None = getattr(_invocation, "pushed", None)
+    if pushed is None:
+        pushed = _invocation.pushed = {}
+    return pushed
+
+
+def recently_pushed(now: float) -> frozenset[str]:
+    """The components this invocation started less than PUSH_AGAIN_S ago."""
+    return frozenset(c for c, at in _pushed_at().items() if now - at < PUSH_AGAIN_S)
+
+
+def targets(fed: Iterable[str], config: RuntimeConfig, recent: Iterable[str] = ()) -> list[str]:
+    """Of the queue components just sent results, those to try to start: each whose dispatch
+    includes push, unless this invocation started it within PUSH_AGAIN_S (`recent`). A started
+    invocation takes every message it finds until its queue is empty, so a start per sender
+    invocation moves a trickle on at once, while a sender working through a backlog does not
+    start one per batch that would mostly find the queue drained."""
+    skip = set(recent)
+    chosen: list[str] = []
+    for name in fed:
+        component = config.components.get(name)
+        if component is not None and component.push and name not in chosen and name not in skip:
+            chosen.append(name)
+    return chosen
+
+
+def _paused(config: RuntimeConfig, now: float) -> bool:
+    read = _pause_read.get(config.app)
+    if read is not None and now - read[0] < PAUSE_CHECK_S:
+        return read[1]
+    name = names.control_parameter_name(config.app)
+    try:
+        found = resources.ssm().get_parameters(Names=[name])["Parameters"]
+        paused = control.value_means_paused(found[0]["Value"] if found else None)
+    except Exception as e:  # unknown: do not push; the coordinator decides
+        log.emit("push_skipped", reason=f"pause switch unreadable: {e}")
+        return True
+    _pause_read[config.app] = (now, paused)
+    return paused
+
+
+def start(config: RuntimeConfig, components: Iterable[str]) -> Mapping[str, bool]:
+    """Start one invocation of each component that has a free slot; {component: started}."""
+    wanted = list(components)
+    if not wanted or _paused(config, time.monotonic()):
+        return {}
+    started: dict[str, bool] = {}
+    for component in wanted:
+        lease = inflight.take_free(config.app, component, config.components[component].timeout)
+        if lease is None:
+            started[component] = False
+            continue
+        error = invoker.invoke_async(names.function_name(config.app, component),
+                                     Nudge(lease, PUSH_SOURCE).to_dict())
+        if error:
+            log.emit("push_failed", component=component, error=error)
+            inflight.hand_back(config.app, component, [lease])
+        started[component] = not error
+        if not error:
+            _pushed_at()[component] = time.monotonic()
+    return started
