@@ -9,8 +9,9 @@ SQS, the short poll missed one): the running invocations and the coordinator tak
 as they would without push. The coordinator stays the backstop for backlogs, crashes, retries
 and pushes that failed.
 
-Cost, per batch of results sent to one component: one ReceiveMessage on its lease pool, and when
-a slot is free one asynchronous Invoke. The started invocation hands its lease back at its end,
+Cost, per settle step that sent results to a component (at most one per PUSH_AGAIN_S for each
+sender invocation and target): one ReceiveMessage on its lease pool, and when a slot is free one
+asynchronous Invoke. The started invocation hands its lease back at its end,
 as every invocation does. While dispatch is stopped (`lcbuild pause`, a deploy) nothing is
 pushed: the pause switch is read at most once per `PAUSE_CHECK_S` per warm instance, so a pause
 takes effect for push within that time; a switchover waits for leases anyway, and a pushed
