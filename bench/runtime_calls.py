@@ -314,7 +314,7 @@ def main() -> int:
         end_to_end = r["calls_per_message"]
         print(
             f"batch_size 10, {r['messages']:>4} messages, {r['pass']}: {per_hop:.2f} calls per "
-            f"message handled vs ~{OLD_DESIGN_CALLS_PER_MESSAGE:.0f} in the old design "
+            f"message handled vs ~{OLD_DESIGN_CALLS_PER_MESSAGE:.0f} one message at a time "
             f"({OLD_DESIGN_CALLS_PER_MESSAGE / per_hop:.1f}x fewer; target <= 1: "
             f"{'met' if per_hop <= 1 else 'NOT met'}); end to end through all three "
             f"{end_to_end:.2f} per input message ({r['marginal_calls_per_message']:.2f} + "

@@ -88,3 +88,13 @@ def test_a_failure_on_the_last_allowed_receive_is_dead_lettered_with_its_reason(
     assert settle.last_attempt_reason(failed, 3, 3) == (
         "handler raised ValueError: x (receive 3 of 3)")
     assert settle.last_attempt_reason(handled()["ok"], 3, 3) is None
+
+
+def test_a_handler_outliving_its_last_receive_is_dead_lettered_with_a_reason() -> None:
+    assert settle.outlived("a", "m1", 2, 3) is None  # held back: it comes again
+    verdict = settle.outlived("a", "m1", 3, 3)
+    assert verdict is not None
+    reason, line = verdict
+    assert reason == "handler still running when the invocation's time ran out (receive 3 of 3)"
+    assert (line.message_id, line.outcome, line.reason, line.handler_called, line.failed) == (
+        "m1", Outcome.DEAD_LETTERED, reason, True, True)

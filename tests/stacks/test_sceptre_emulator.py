@@ -20,7 +20,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from lambda_complex.builder import api
 from lambda_complex.builder.cli import cli
+from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.local.aws.emulator import Emulator
 from tests.stacks.conftest import push_repositories, write_manifest
 
@@ -111,6 +113,14 @@ def plan(project: Path, *options: str) -> Result:
                                     str(project / "lambda-complex.yaml")])
 
 
+def cli_status(project: Path) -> dict[str, Any]:
+    done = CliRunner().invoke(cli, ["status", "--json", "--app",
+                                    str(project / "lambda-complex.yaml")])
+    assert done.exit_code == 0, done.output
+    parsed: dict[str, Any] = json.loads(done.stdout)
+    return parsed
+
+
 def ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -124,9 +134,18 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     account = Account()
     push_repositories(project)
 
-    # 1. first deploy
+    # 1. first deploy, through the Python API (`api.deploy` runs this same `sceptre launch -y
+    # prod`); what `api.status` returns is what `lcbuild status --json` prints
     assert "sitegen is not deployed: the first deploy creates 11 queue(s)" in plan(project).output
-    ok(sceptre(project, "launch", "-y", "prod"))
+    app = api.load(project / "lambda-complex.yaml")
+    api.deploy(app)
+    status = api.status(app)
+    assert status.control == "running" and sorted(status.stacks) == sorted(STACKS)
+    assert [c.name for c in status.components] == list(app.component_names)
+    assert cli_status(project) == status.to_dict()
+    assert api.pause(app) == ("running", "paused") and cli_status(project)["control"] == "paused"
+    assert api.resume(app) == ("paused", "running")
+    assert cli_status(project)["control"] == "running"
     unchanged = plan(project).output.splitlines()
     assert unchanged[1:] == [
         f"  pause   dispatching ({CONTROL}: running -> deploying)",
@@ -255,6 +274,8 @@ def test_bad_input_is_refused_before_anything_is_created(aws: Emulator, project:
     out = failed(sceptre(project, "launch", "-y", "staging"))
     assert "staging" in out
     assert account.stacks() == {}
+    with pytest.raises(UserError, match="sceptre launch staging failed"):
+        api.deploy(api.load(project / "lambda-complex.yaml"), "staging")
 
     # every image is in the manifest, but never pushed: doctor's deploy checks stop the launch
     write_manifest(project, ["ingest", "render", "search-index", "toc", "publish"])

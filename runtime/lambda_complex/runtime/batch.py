@@ -98,6 +98,7 @@ class Batch:
         self.first_finished_at: float | None = None
         self.handed_back = False  # the rest went back to the queue: take nothing more
         self.running: Any | None = None  # the message whose handler runs now
+        self.given_up: str | None = None  # dead-lettered while its handler still ran
         self.delete_failed = False
         self._lock = threading.Lock()
         summary.received += len(messages)
@@ -134,6 +135,8 @@ class Batch:
         if reason is not None:
             handled.outcome, handled.reason = Outcome.DEAD_LETTERED, reason
         with self._lock:
+            if message["MessageId"] == self.given_up:  # dead-lettered meanwhile: nothing to do
+                return
             self.finished[message["MessageId"]] = (message, handled)
             if self.first_finished_at is None:
                 self.first_finished_at = time.monotonic()
@@ -170,11 +173,27 @@ class Batch:
 
         The next invocation may start late: this one is killed at its timeout and its slot stays
         taken until its lease expires (timeout + LEASE_MARGIN_S, as nothing hands it back), then
-        the coordinator's next generation starts one (min_interval)."""
+        the coordinator's next generation starts one (min_interval). On the message's last
+        allowed receive it is dead-lettered now instead, with a reason (`settle.outlived`)."""
         with self._lock:
             message = self.running
+            own = self.config.own
+            verdict = None if message is None else settle.outlived(
+                self.config.component, message["MessageId"], receive_count(message),
+                own.max_receive_count)
+            if verdict is not None and message is not None:
+                self.given_up = message["MessageId"]
         if message is None:
             return
+        if verdict is not None:
+            reason, line = verdict
+            letter = delivery.DeadLetter(message["MessageId"], message["Body"], reason)
+            if not delivery.dead_letter(self.config, [letter]) and not delete(self.url, [message]):
+                self.summary.dead_lettered += 1
+                log.message(line)
+                return
+            # Not dead-lettered or not deleted: held back as on an earlier receive; SQS's
+            # redrive moves it later (at worst a duplicate dead letter, never a loss).
         seconds = min(MAX_VISIBILITY_S, hold_back_s(self.config))
         try:
             resources.sqs().change_message_visibility(

@@ -133,6 +133,20 @@ def released(component: str, keys: Iterable[str]) -> list[MessageLine]:
     return [MessageLine(component, None, key, Outcome.RELEASED, 0.0) for key in keys]
 
 
+def outlived(component: str, key: str, count: int, max_receive_count: int
+             ) -> tuple[str, MessageLine] | None:
+    """A message whose handler is still running as its invocation's time runs out, on its last
+    allowed receive: the dead-letter reason and its line; None on an earlier receive (it is held
+    back and comes again). Dead-lettering it here gives it a reason; left to SQS's redrive it
+    would arrive in the dead-letter queue with none."""
+    if count < max_receive_count:
+        return None
+    reason = (f"handler still running when the invocation's time ran out "
+              f"(receive {count} of {max_receive_count})")
+    return reason, MessageLine(component, None, key, Outcome.DEAD_LETTERED, 0.0, reason,
+                               handler_called=True, failed=True)
+
+
 def last_attempt_reason(handled: Handled[object], count: int, max_receive_count: int) -> str | None:
     """The dead-letter reason of a queue message that failed on its last allowed receive (its
     `count`-th), else None."""
