@@ -1,9 +1,15 @@
-"""Dispatch benchmark (process mode): N messages through one component with concurrency limit C
-and handler time t. Prints makespan / ideal (N*t/C), timed from the first send to the last
-message done (the deploy is not timed), the highest concurrency observed (must equal C), and the
-emulator's own per-call cost (mean SQS SendMessage / ReceiveMessage latency, same emulator).
+"""Dispatch benchmark (process mode): a backlog of N messages through one component with
+concurrency limit C and handler time t, once per dispatch kind. Prints makespan / ideal (N*t/C),
+timed from the first send to the last message done (the deploy is not timed), the highest
+concurrency observed (must not exceed C), lost messages, and the emulator's own per-call cost
+(mean SQS SendMessage / ReceiveMessage latency, same emulator).
+
+The backlog is sent from outside, as a producer would, so `push` starts nothing here (no
+component sends to the queue): its row shows that push costs a backlog nothing. `native` is an
+SQS event source mapping (the local pollers) with MaximumConcurrency C.
 
     .venv/bin/python bench/dispatch.py [--n 500] [--c 5] [--t 0.2] [--min-interval 2]
+                                       [--kinds coordinator,push,native]
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from typing import Any
 
 from lambda_complex.builder.local.run import testbed
 from lambda_complex.runtime import protocol
+from lambda_complex.runtime.config import COORDINATOR, DISPATCH_KINDS, NATIVE, PUSH
+
+DISPATCH_KINDS_ORDER = (COORDINATOR, PUSH, NATIVE)
 
 APP = """\
 name: bench
@@ -31,6 +40,7 @@ components:
     queue_wait_time: 1
     batch_size: 10
     visibility_timeout: 30
+    dispatch: {dispatch}
     lambda: {{path: code, handler: fns.work, timeout: 30}}
 """
 CODE = """\
@@ -77,9 +87,10 @@ def depth_cost(bed: testbed.Testbed, depth: int) -> tuple[float, float]:
     return statistics.mean(sends) * 1000, statistics.mean(receives) * 1000
 
 
-def run(n: int, c: int, t: float, min_interval: int) -> dict[str, Any]:
+def run(n: int, c: int, t: float, min_interval: int, dispatch: str) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="lc-bench-"))
-    (root / "lambda-complex.yaml").write_text(APP.format(c=c, min_interval=min_interval))
+    (root / "lambda-complex.yaml").write_text(
+        APP.format(c=c, min_interval=min_interval, dispatch=dispatch))
     (root / "code").mkdir()
     (root / "code" / "fns.py").write_text(textwrap.dedent(CODE))
     (root / "code" / "requirements.txt").write_text("")
@@ -104,7 +115,7 @@ def run(n: int, c: int, t: float, min_interval: int) -> dict[str, Any]:
     work = result["components"]["work"]
     ideal = n * t / c
     return {
-        "n": n, "c": c, "t": t, "min_interval": min_interval,
+        "dispatch": dispatch, "n": n, "c": c, "t": t, "min_interval": min_interval,
         "send_s": round(sent_s, 2), "makespan_s": round(makespan, 2), "ideal_s": round(ideal, 2),
         "ratio": round(makespan / ideal, 3),
         "max_concurrency_observed": work["max_concurrency_observed"],
@@ -122,9 +133,21 @@ def main() -> None:
     parser.add_argument("--c", type=int, default=5)
     parser.add_argument("--t", type=float, default=0.2)
     parser.add_argument("--min-interval", type=int, default=2)
+    parser.add_argument("--kinds", default=",".join(DISPATCH_KINDS_ORDER),
+                        help="dispatch kinds, one run each (comma list)")
     args = parser.parse_args()
-    r = run(args.n, args.c, args.t, args.min_interval)
-    print(f"N={r['n']} C={r['c']} t={r['t']}s min_interval={r['min_interval']}s")
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    for kind in kinds:
+        if kind not in DISPATCH_KINDS:
+            parser.error(f"--kinds: unknown dispatch kind {kind!r} (known: "
+                         f"{', '.join(DISPATCH_KINDS)})")
+    for kind in kinds:
+        report(run(args.n, args.c, args.t, args.min_interval, kind))
+
+
+def report(r: dict[str, Any]) -> None:
+    print(f"\ndispatch {r['dispatch']}: N={r['n']} C={r['c']} t={r['t']}s "
+          f"min_interval={r['min_interval']}s")
     print(f"makespan {r['makespan_s']} s / ideal {r['ideal_s']} s = {r['ratio']} (target <= 1.15)"
           f"; sending took {r['send_s']} s")
     print(f"max concurrency observed {r['max_concurrency_observed']} (limit {r['c']}); "

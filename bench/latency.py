@@ -8,9 +8,11 @@ the result on and deleted its input): `send -> a` (the send to a done), `a -> b`
 `end to end` (the send to c done); p50, p99 and max of each, per dispatch kind, and each kind's
 p50 as a ratio of the baseline's in the same run. The deploy is not timed.
 
-A dispatch kind is a row of `KINDS`: the fields it adds to every component of the definition.
-`coordinator` (the coordinator's generations start every component) is the baseline; `push`
-(the default) adds starts by the sender when a slot is free.
+A dispatch kind is a row of `KINDS`: the fields it adds to every component of the definition
+(and, where it says so, other fields for the entry component a). `coordinator` (the
+coordinator's generations start every component) is the baseline; `push` (the default) adds
+starts by the sender when a slot is free; `native` makes every component an SQS event source
+mapping's; `native entry` maps only a, fed from outside, and pushes b and c.
 
     .venv/bin/python bench/latency.py [--n 30] [--interval 4] [--min-interval 10]
                                       [--kinds coordinator,...]
@@ -37,7 +39,7 @@ HEADER = """\
 name: {app}
 version: 0.1.0
 deployment: {{region: eu-west-1, registry: ecr}}
-coordinator: {{concurrency: 1, min_interval: {min_interval}, timeout: 60}}
+coordinator: {{concurrency: 1, min_interval: {min_interval}, timeout: 60{coordinator}}}
 components:
 """
 COMPONENT = """\
@@ -58,22 +60,32 @@ class Kind:
 
     description: str
     component_fields: Mapping[str, str]  # added to every component (YAML scalars)
+    entry_fields: Mapping[str, str] | None = None  # instead, for the first component
+    coordinator_fields: Mapping[str, str] | None = None  # added to `coordinator:`
 
 
 BASELINE = "coordinator"
 KINDS: dict[str, Kind] = {
-    BASELINE: Kind("coordinator generations start every component (before push dispatch)",
-                   {"dispatch": "coordinator"}),
+    BASELINE: Kind("coordinator generations start every component (before push dispatch and "
+                   "the entry watch)", {"dispatch": "coordinator"}, None, {"entry_watch": "0"}),
     "push": Kind("a component starts the next one when it has a free slot; the coordinator as "
                  "backstop (the default)", {"dispatch": "push"}),
+    "native": Kind("an SQS event source mapping starts every component",
+                   {"dispatch": "native"}),
+    "native entry": Kind("a mapping starts a (fed from outside); a pushes b, b pushes c",
+                         {"dispatch": "push"}, {"dispatch": "native"}),
 }
 
 
 def definition(kind: Kind, min_interval: int) -> str:
-    text = HEADER.format(app=APP_NAME, min_interval=min_interval)
+    coordinator = "".join(f", {k}: {v}" for k, v in (kind.coordinator_fields or {}).items())
+    text = HEADER.format(app=APP_NAME, min_interval=min_interval, coordinator=coordinator)
     for i, name in enumerate(CHAIN):
         routing = f"    routing: {CHAIN[i + 1]}\n" if i + 1 < len(CHAIN) else ""
-        extra = "".join(f"    {k}: {v}\n" for k, v in kind.component_fields.items())
+        fields = kind.component_fields
+        if i == 0 and kind.entry_fields is not None:
+            fields = kind.entry_fields
+        extra = "".join(f"    {k}: {v}\n" for k, v in fields.items())
         text += COMPONENT.format(name=name, routing=routing, extra=extra)
     return text
 

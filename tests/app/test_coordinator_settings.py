@@ -33,13 +33,14 @@ def test_every_setting_is_read_into_the_runtime_type(
         write_definition: Callable[[Any], Path]) -> None:
     data = valid()
     data["coordinator"] = {"concurrency": 3, "max_api_concurrency": 7, "max_invocations": 50,
-                           "min_interval": 20, "memory": 512, "timeout": 600}
+                           "min_interval": 20, "idle_after": 120, "entry_watch": 2, "memory": 512,
+                           "timeout": 600}
     app = load.load(write_definition(data))
     assert dataclasses.asdict(app.coordinator) == data["coordinator"]
     # The images carry the settings the runtime reads, unchanged through the compile step.
     baked = json.loads(app_compile.for_component(app, "orders").to_json())["coordinator"]
     assert baked == {"concurrency": 3, "max_api_concurrency": 7, "max_invocations": 50,
-                     "min_interval": 20}
+                     "min_interval": 20, "idle_after": 120, "entry_watch": 2}
     assert config.RuntimeConfig.from_dict(json.loads(
         app_compile.for_coordinator(app).to_json())).coordinator.min_interval == 20
 

@@ -39,7 +39,7 @@ def test_validate_reports_every_error_with_path_exit_1(tmp_path: Path) -> None:
 
 
 def test_usage_error_exit_2() -> None:
-    result = run("graph", "--format", "png")
+    result = run("graph", "--format", "jpeg")
     assert result.returncode == 2
     assert "Invalid value for '--format'" in result.stderr
 

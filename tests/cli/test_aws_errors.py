@@ -94,10 +94,16 @@ class _AwsRefuses(BaseHTTPRequestHandler):
     code = "ExpiredToken"
     status = 400
 
+    def do_GET(self) -> None:  # REST APIs (Lambda's ListEventSourceMappings) read with GET
+        self._refuse(rest=True)
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._refuse(rest=False)
+
+    def _refuse(self, rest: bool) -> None:
         message = f"{self.code} for this test"
-        if "json" in self.headers.get("Content-Type", ""):
+        if rest or "json" in self.headers.get("Content-Type", ""):
             body = json.dumps({"__type": self.code, "message": message}).encode()
             kind = "application/x-amz-json-1.1"
         else:
@@ -107,6 +113,7 @@ class _AwsRefuses(BaseHTTPRequestHandler):
             kind = "text/xml"
         self.send_response(self.status)
         self.send_header("Content-Type", kind)
+        self.send_header("x-amzn-ErrorType", self.code)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

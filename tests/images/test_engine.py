@@ -140,8 +140,8 @@ def test_editing_one_handler_rebuilds_only_that_component(built: Built, tmp_path
     assert render.cached_steps is not None and render.cached_steps >= 1  # the deps COPY
     old = docker_client.images.get(built.result.image("render").image_id).attrs["RootFS"]
     new = docker_client.images.get(render.image_id).attrs["RootFS"]
-    assert old["Layers"][:-1] == new["Layers"][:-1]  # all but the code layer
-    assert old["Layers"][-1] != new["Layers"][-1]
+    assert old["Layers"][:-2] == new["Layers"][:-2]  # all but the code and its bytecode
+    assert old["Layers"][-2] != new["Layers"][-2] and old["Layers"][-1] != new["Layers"][-1]
     entries = manifest.read(manifest.path_for(app_file.parent))
     assert entries["render"]["digest"] == render.digest
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lambda_complex.builder.app import load as app_load
-from lambda_complex.builder.images import context, dockerfile, manifest, registry
+from lambda_complex.builder.images import context, dockerfile, manifest, pipeline, registry
 from lambda_complex.builder.images import decisions as plan
 from lambda_complex.builder.images.decisions import Action, Facts, ImageSpec
 from lambda_complex.builder.images.specs import SpecBuilder
@@ -104,22 +104,26 @@ def test_dockerfile_base_pins_the_lambda_base_by_digest() -> None:
     assert "COPY lambda_complex/ ${LAMBDA_TASK_ROOT}/lambda_complex/" in text
 
 
-def test_component_dockerfile_is_multi_stage_and_runs_the_wrapper() -> None:
-    text = dockerfile.component("DEPS", "RUNTIME", True, "lambda_complex_config.json", "render")
+def test_component_dockerfile_copies_the_dependencies_then_the_code_last() -> None:
+    text = dockerfile.component("DEPS", "RUNTIME", True, "lambda_complex_config.json", "render",
+                                ("render.py", "templates"))
     lines = text.splitlines()
-    assert "FROM DEPS AS build" in lines
-    assert lines.index("FROM DEPS AS build") < lines.index("FROM RUNTIME")
-    assert "COPY --from=build /opt/lcbuild/deps/ ${LAMBDA_TASK_ROOT}/" in lines
-    assert any(line.startswith("RUN python3 -m compileall") for line in lines)
+    steps = [line for line in lines if not line.startswith("#")]
+    assert steps[0] == "FROM RUNTIME" and "FROM DEPS" not in text  # one stage: no extra FROM
+    assert "COPY --from=DEPS /opt/lcbuild/deps/ ${LAMBDA_TASK_ROOT}/" in lines
     assert 'CMD ["lambda_complex.runtime.wrapper.handler"]' in lines
     assert "LABEL org.lambda-complex.image=render" in lines
-    # the code is the last layer: a handler edit leaves every layer before it cached
-    assert lines[-1] == "COPY --from=build /opt/lcbuild/code/ ${LAMBDA_TASK_ROOT}/"
-    # the final stage (after the second FROM) never runs anything nor sees a CA
-    final = lines[lines.index("FROM RUNTIME"):]
-    assert not any(line.startswith(("RUN", "ENV")) for line in final)
-    without = dockerfile.component("DEPS", "RUNTIME", False, "lambda_complex_config.json", "x")
-    assert "/opt/lcbuild/deps/" not in without
+    # the code and config, then their bytecode, are the last layers: a handler edit leaves
+    # every layer before them cached
+    assert steps[-2:] == [
+        "COPY task/ lambda_complex_config.json ${LAMBDA_TASK_ROOT}/",
+        "RUN python3 -m compileall -q ${LAMBDA_TASK_ROOT}/render.py ${LAMBDA_TASK_ROOT}/templates"]
+    # five steps in all, and the final image never sees a CA nor an ENV of the build
+    assert len(steps) == 6
+    assert not any(line.startswith("ENV") or "ca" in line.split() for line in steps)
+    without = dockerfile.component("DEPS", "RUNTIME", False, "lambda_complex_config.json", "x",
+                                   ("x.py",))
+    assert "/opt/lcbuild/deps/" not in without and "DEPS" not in without
 
 
 def test_dependency_stage_installs_build_tools_then_requirements() -> None:
@@ -129,7 +133,13 @@ def test_dependency_stage_installs_build_tools_then_requirements() -> None:
     assert "PIP_CERT=/opt/lcbuild/ca-bundle.pem" in text
     assert text.index("COPY requirements/") < text.index("pip install")
     assert "--target /opt/lcbuild/deps" in text
-    assert "PIP_CERT" not in dockerfile.dependencies("RUNTIME", (), True, has_ca=False)
+    # the CA bundle is made in the build tools' step, and exported there: no ENV in the stage
+    steps = [line for line in text.splitlines() if not line.startswith("#")]
+    assert [line.split()[0] for line in steps] == ["FROM", "COPY", "RUN", "COPY", "RUN"]
+    assert "ca-bundle.pem" in steps[2] and "dnf install" in steps[2]
+    plain = dockerfile.dependencies("RUNTIME", (), True, has_ca=False)
+    assert "PIP_CERT" not in plain and "/opt/lcbuild/ca" not in plain
+    assert not dockerfile.needs_dependency_stage(False)
 
 
 def test_coordinator_dockerfile() -> None:
@@ -200,10 +210,25 @@ def all_specs(b: SpecBuilder) -> dict[str, ImageSpec]:
 
 def test_example_specs_share_one_dependency_set_for_the_plain_components(
         tmp_path: Path) -> None:
-    specs = all_specs(builder_for(copy_app(tmp_path / "app")))
+    b = builder_for(copy_app(tmp_path / "app"))
+    specs = all_specs(b)
     plain = {s.dependency_set for n, s in specs.items() if n not in ("render", "coordinator")}
     assert len(plain) == 1 and specs["render"].dependency_set not in plain
     assert len({s.tag for s in specs.values()}) == len(specs)
+    # nothing to install, no stage to build: only render's path has a dependency stage
+    staged = {c.name for c in b.app.components if b.component(c).deps is not None}
+    assert staged == {"render"}
+
+
+def test_builds_start_with_the_longest_path_and_use_more_workers_than_cores(
+        tmp_path: Path) -> None:
+    b = builder_for(copy_app(tmp_path / "app"))
+    jobs = {c.name: b.component(c) for c in b.app.components}
+    jobs["coordinator"] = b.coordinator()
+    made = plan.make_plan([j.spec for j in jobs.values()], {}, {}, push=False)
+    order = [made.images[i].name for i in pipeline.longest_first(made.images, jobs)]
+    assert order == ["render", "ingest", "search-index", "toc", "publish", "coordinator"]
+    assert [pipeline.default_jobs(n) for n in (1, 2, 8)] == [3, 4, 10]
 
 
 def test_editing_one_handler_changes_only_that_component(tmp_path: Path) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,11 +49,34 @@ class Installed:
                               capture_output=True, text=True, timeout=timeout, check=False)
 
     def ok(self, step: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        started = time.monotonic()
         done = self.run(*args, **kwargs)
-        assert done.returncode == 0, (f"{step}: {' '.join(args)} exited {done.returncode}\n"
-                                      f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
-        assert "Traceback" not in done.stderr, f"{step}: traceback\n{done.stderr[-5000:]}"
-        return done
+        print(f"{step}: {time.monotonic() - started:.1f} s")  # where the minutes go (pytest -s)
+        return _checked(step, done)
+
+    def start(self, *args: str, cwd: Path, extra: dict[str, str]) -> subprocess.Popen[str]:
+        """A command left running (`finish` waits for it and checks it like `ok`)."""
+        return subprocess.Popen(list(args), cwd=cwd, env={**self.env, **extra}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(step: str, process: subprocess.Popen[str],
+           timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        process.kill()  # nothing once it has ended; else it does not outlive the test
+    print(f"{step}: done")
+    return _checked(step, subprocess.CompletedProcess(process.args, process.returncode, stdout,
+                                                      stderr))
+
+
+def _checked(step: str, done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    command = " ".join(map(str, done.args))
+    assert done.returncode == 0, (f"{step}: {command} exited {done.returncode}\n"
+                                  f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+    assert "Traceback" not in done.stderr, f"{step}: traceback\n{done.stderr[-5000:]}"
+    return done
 
 
 def _clean_env(tmp: Path, bin_dir: Path) -> dict[str, str]:
@@ -69,6 +94,27 @@ def _clean_env(tmp: Path, bin_dir: Path) -> dict[str, str]:
     return env
 
 
+def _pipx() -> list[str]:
+    """pipx itself, in a venv of its own (a user has it from their system's packages): made once
+    per machine under ~/.cache, as pipx is the tool that installs, not the one under test.
+    Run as `python -m pipx` so the venv works wherever it was made (then moved into place)."""
+    final = Path.home() / ".cache" / "lambda-complex-tests" / (
+        f"pipx-venv-py{sys.version_info.major}.{sys.version_info.minor}")
+    python = final / "bin" / "python"
+    if not python.exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(f"{final.name}.{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(partial)], check=True, timeout=120)
+        subprocess.run([str(partial / "bin" / "pip"), "install", "-q", "pipx"], check=True,
+                       timeout=300)
+        try:
+            partial.rename(final)
+        except OSError:  # another session made it meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+    return [str(python), "-m", "pipx"]
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     """The README's install, from wheels of this checkout (README: Install)."""
@@ -76,19 +122,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     dist, bin_dir, work = tmp / "dist", tmp / "bin", tmp / "work"
     work.mkdir()
     env = _clean_env(tmp, bin_dir)
-    # README: `python3 -m pip wheel --no-deps -w dist ./runtime ./builder`
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist),
-                    "./runtime", "./builder"], cwd=ROOT, check=True, timeout=300)
-    # pipx itself, in a venv of its own (a user has it from their system's packages).
-    tools = tmp / "pipx-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True, timeout=120)
-    subprocess.run([str(tools / "bin" / "pip"), "install", "-q", "pipx"], check=True,
-                   timeout=300, env={**env, "PATH": os.environ["PATH"]})
+    # README: `python3 -m pip wheel --no-deps -w dist ./runtime ./builder` (while pipx is found)
+    wheels = subprocess.Popen([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                               str(dist), "./runtime", "./builder"], cwd=ROOT)
+    try:
+        pipx = _pipx()
+    finally:
+        assert wheels.wait(300) == 0, "pip wheel failed"
     [wheel] = dist.glob("lambda_complex-*.whl")
     # README: `pipx install --include-deps --pip-args="--find-links=dist" dist/lambda_complex-*.whl`
     done = subprocess.run(
-        [str(tools / "bin" / "pipx"), "install", "--include-deps",
-         f"--pip-args=--find-links={dist}", str(wheel)],
+        [*pipx, "install", "--include-deps", f"--pip-args=--find-links={dist}", str(wheel)],
         env=env, cwd=work, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     yield Installed(bin_dir, env, work)
@@ -171,12 +215,18 @@ def test_a_new_application_from_init_to_deploy(
     installed.ok("validate", "lcbuild", "validate", cwd=app_dir)
 
     build_env = {"LCBUILD_BASE_IMAGE": base_image}
-    first = json.loads(installed.ok("images", "lcbuild", "images", "--json", *_ca_args(),
-                                    cwd=app_dir, extra=build_env).stdout)
+    # The images build while the process-mode run (which needs none) sets up the emulator: the
+    # two minutes of this test that wait on pip, side by side.
+    images = installed.start("lcbuild", "images", "--json", *_ca_args(), cwd=app_dir,
+                             extra=build_env)
+    try:
+        result, said = _local_run(installed, app_dir, "process")
+    except BaseException:
+        images.kill()
+        raise
+    first = json.loads(finish("images", images).stdout)
     assert {i["name"]: i["status"] for i in first["images"]} == \
         {"hello": "built", "speed": "built", "coordinator": "built"}
-
-    result, said = _local_run(installed, app_dir, "process")
     _check_counts(result, "process")
     # The first run provisions the emulator into the (empty) cache, saying so once; the next
     # one finds it there.

@@ -64,7 +64,7 @@ def service(docker_client: Any, test_image: str, tmp_path: Path) -> Iterator[Lam
         FunctionDefinition("fail", "fns.fail", image=test_image),
         FunctionDefinition("hog", "fns.hog", image=test_image, memory=128, timeout=20),
     ]
-    with LambdaService(fns, ContainerLauncher(docker_client), tmp_path / "logs") as running:
+    with LambdaService(fns, ContainerLauncher(), tmp_path / "logs") as running:
         yield running
     left = docker_client.containers.list(all=True, filters={"label": "lambda-complex.function"})
     assert left == []  # every instance's container is gone after stop

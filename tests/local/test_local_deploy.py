@@ -1,5 +1,7 @@
 """`lcbuild local deploy`: a changed definition applied to a running `lcbuild local run`, through
-the same stack group and switchover as a deploy to AWS (both commands as real processes)."""
+the same stack group and switchover as a deploy to AWS (both commands as real processes); what
+makes a local deploy quick: cfn-lint's findings kept on disk, sceptre started before its
+credentials exist."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from lambda_complex.builder.cfn import lint
+from lambda_complex.builder.local.aws import sceptre_local, stack_group
 from lambda_complex.builder.local.run import files as run_files
 
 LCBUILD = str(Path(sys.executable).with_name("lcbuild"))
@@ -61,3 +67,47 @@ def test_local_deploy_applies_a_changed_definition_to_the_running_run(tmp_path: 
         output, _ = run.communicate(timeout=60)
     assert "redeploying the changed definition" in output
     assert "second" in output  # the run's report names the new component
+
+
+# A queue with a property CloudFormation does not know: cfn-lint's E3002.
+UNKNOWN_PROPERTY = json.dumps(
+    {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"NoSuchProperty": 1}}}})
+# Another process, where cfn-lint cannot be imported: it answers from the kept findings or fails.
+LINT_WITHOUT_CFN_LINT = """\
+import json, sys
+sys.modules["cfnlint.api"] = None
+from lambda_complex.builder.cfn import lint
+print(json.dumps(lint.findings(sys.argv[1], "eu-west-1")))
+"""
+
+
+def test_lint_findings_are_kept_so_an_unchanged_template_is_not_linted_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(lint.CACHE_ENV, str(tmp_path / "lint"))
+    found = lint.findings(UNKNOWN_PROPERTY, "eu-west-1")
+    assert [f.split()[0] for f in found] == ["E3002"], found
+
+    again = subprocess.run([sys.executable, "-c", LINT_WITHOUT_CFN_LINT, UNKNOWN_PROPERTY],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == found
+
+    changed = UNKNOWN_PROPERTY.replace("NoSuchProperty", "OtherProperty")
+    fresh = subprocess.run([sys.executable, "-c", LINT_WITHOUT_CFN_LINT, changed],
+                           capture_output=True, text=True, timeout=60)
+    assert fresh.returncode != 0 and "cfnlint.api" in fresh.stderr  # linted: needs cfn-lint
+
+
+def test_sceptre_waits_for_the_credentials_file_and_reads_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "deployer.json"
+    taken, rest = sceptre_local.take_env_from(["--env-from", str(path), "--dir", "x", "launch"])
+    assert (taken, rest) == (path, ["--dir", "x", "launch"])
+    assert sceptre_local.take_env_from(["launch"]) == (None, ["launch"])
+
+    stack_group.write_env(path, {"AWS_ACCESS_KEY_ID": "AKIA1"})
+    assert path.stat().st_mode & 0o077 == 0  # credentials: this user only
+    assert sceptre_local.wait_for_env(path, timeout=5) == {"AWS_ACCESS_KEY_ID": "AKIA1"}
+    assert not path.exists()
+    with pytest.raises(SystemExit, match="did not appear"):
+        sceptre_local.wait_for_env(path, timeout=0.1)

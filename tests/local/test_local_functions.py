@@ -97,6 +97,8 @@ def _rendered_functions(app: App, images: Images) -> dict[str, dict[str, Any]]:
         resources = template["Resources"]
         by_id = {key: r["Properties"] for key, r in resources.items()
                  if r["Type"] == "AWS::Lambda::Function"}
+        mappings = {r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
+                    for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
         for r in resources.values():
             if r["Type"] != "AWS::Lambda::EventInvokeConfig":
                 continue
@@ -104,6 +106,7 @@ def _rendered_functions(app: App, images: Images) -> dict[str, dict[str, Any]]:
             destination = r["Properties"].get("DestinationConfig", {})
             queue = destination.get("OnFailure", {}).get("Destination", {}).get("Fn::Sub")
             command = p.get("ImageConfig", {}).get("Command")
+            mapping = mappings.get(r["Properties"]["FunctionName"]["Ref"])
             found[p["FunctionName"]] = {
                 "image": p["Code"]["ImageUri"],
                 "handler": command[0] if command else None,
@@ -115,6 +118,15 @@ def _rendered_functions(app: App, images: Images) -> dict[str, dict[str, Any]]:
                 "max_retry_attempts": r["Properties"]["MaximumRetryAttempts"],
                 "log_format": p["LoggingConfig"]["LogFormat"],
                 "recursive_loop": p["RecursiveLoop"],
+                "event_source": mapping and {
+                    "queue": mapping["EventSourceArn"]["Fn::Sub"].rsplit(":", 1)[1],
+                    "batch_size": mapping["BatchSize"],
+                    "window": mapping["MaximumBatchingWindowInSeconds"],
+                    "max_concurrency": mapping["ScalingConfig"]["MaximumConcurrency"],
+                    "report_item_failures": (mapping["FunctionResponseTypes"]
+                                             == ["ReportBatchItemFailures"]),
+                    "enabled": mapping["Enabled"],
+                },
             }
     return found
 
@@ -125,6 +137,7 @@ def test_local_functions_are_the_rendered_templates_functions(tmp_path: Path) ->
     data = valid()  # bill and notify route to each other; notify is invoked, the others queued
     data["coordinator"].update(memory=512, timeout=200)
     data["components"][2]["lambda"].update(environment={"MODE": "fast"}, memory=1024)
+    data["components"][0].update(dispatch="native", batching_window=3)  # orders: a mapping
     write_app_tree(tmp_path)
     (tmp_path / "lambda-complex.yaml").write_text(yaml.safe_dump(data))
     app = load.load(tmp_path / "lambda-complex.yaml")
@@ -149,7 +162,16 @@ def test_local_functions_are_the_rendered_templates_functions(tmp_path: Path) ->
             "max_retry_attempts": f.max_retry_attempts,
             "log_format": f.log_format,
             "recursive_loop": f.recursive_loop,
+            "event_source": f.event_source and {
+                "queue": f.event_source.queue_arn.rsplit(":", 1)[1],
+                "batch_size": f.event_source.batch_size,
+                "window": f.event_source.window,
+                "max_concurrency": f.event_source.max_concurrency,
+                "report_item_failures": f.event_source.report_item_failures,
+                "enabled": f.event_source.enabled,
+            },
         } == expected, f.name
+    assert [f.name for f in local if f.event_source is not None] == ["shop-orders"]
     kinds = {(f.max_retry_attempts, f.recursive_loop, f.on_failure is None) for f in local}
     assert len(kinds) >= 3  # the app really exercises the differences
 

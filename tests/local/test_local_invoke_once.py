@@ -9,12 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.cli import cli
+from lambda_complex.builder.local.lambda_service import engine_socket
 from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
-from lambda_complex.builder.local.run import invoke_once
+from lambda_complex.builder.local.run import files as run_files
+from lambda_complex.builder.local.run import invoke_once, testbed
 from lambda_complex.runtime import delivery, protocol
 from tests.images.conftest import Built, copy_app
 
@@ -80,7 +83,7 @@ def test_a_malformed_envelope_is_dead_lettered_dry(tmp_path: Path) -> None:
     assert code == 1
     assert out["outcome"] == "dead_lettered" and "not an envelope" in out["reason"]
     assert out["routes"] == [{"target": "ingest", "kind": protocol.RouteKind.DEAD_LETTER,
-                              "data": {"lc": 1}}]
+                              "data": {"lc": 1}, "sent": False}]
 
 
 def test_bad_input_is_one_sentence_and_exit_1(tmp_path: Path) -> None:
@@ -131,3 +134,91 @@ def test_a_diverted_handler_error_still_fails_the_invoke() -> None:
     assert not outcome.ok and outcome.outcome == "diverted"
     assert [(r.target, r.kind, r.data) for r in outcome.routes] == [("errors", "queue", 1)]
     assert len(outcome.logs) == 1  # the route line is a route, not a log line
+
+
+# --send-results: the routed results go on into a running `lcbuild local run` of the app.
+SEND_APP = """\
+name: sendon
+version: 0.1.0
+deployment: {region: eu-west-1, registry: ecr}
+coordinator: {concurrency: 1, min_interval: 1, timeout: 20}
+components:
+  - name: first
+    type: event_from_invocation
+    max_concurrency: 1
+    routing: [second, third]
+    lambda: {path: code, handler: fns.first, timeout: 5}
+  - name: second
+    type: event_from_message
+    max_concurrency: 1
+    queue_wait_time: 0
+    lambda: {path: code, handler: fns.record, timeout: 5}
+  - name: third
+    type: event_from_invocation
+    max_concurrency: 1
+    lambda: {path: code, handler: fns.record, timeout: 5}
+"""
+SEND_CODE = """\
+def first(event, context):
+    return {"n": event["n"] + 1}
+
+def record(event, context):
+    return event
+"""
+
+
+def _send_app(root: Path) -> Path:
+    (root / "code").mkdir(parents=True)
+    (root / "code" / "fns.py").write_text(SEND_CODE)
+    (root / "code" / "requirements.txt").write_text("")
+    (root / "lambda-complex.yaml").write_text(SEND_APP)
+    return root / "lambda-complex.yaml"
+
+
+def test_send_results_without_a_running_run_is_one_sentence_and_runs_nothing(
+    tmp_path: Path,
+) -> None:
+    app_file = _send_app(tmp_path)
+    result = _invoke(app_file, "first", "--mode", "process", "--event", '{"n": 1}',
+                     "--send-results")
+    assert result.exit_code == 1
+    path = run_files.endpoint_path(tmp_path)
+    assert result.stderr.strip().splitlines() == [
+        f"error: no `lcbuild local run` is running for sendon ({path} does not exist): "
+        f"{run_files.START_HINT}"]
+    assert result.stdout == ""  # the handler never ran
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"endpoint": "http://127.0.0.1:9", "sqs": "http://127.0.0.1:9",
+                                "lambda": "http://127.0.0.1:9", "pid": 2**22 + 1}))
+    gone = _invoke(app_file, "first", "--mode", "process", "--send-results")
+    assert gone.exit_code == 1
+    assert gone.stderr.startswith("error: the `lcbuild local run` of sendon is gone")
+
+
+def test_send_results_delivers_into_the_running_local_run(tmp_path: Path) -> None:
+    app_file = _send_app(tmp_path)
+    with testbed.Testbed(app_file, "process", time_scale=0.05) as bed:
+        result = _invoke(app_file, "first", "--mode", "process", "--event", '{"n": 1}',
+                         "--send-results", "--json")
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert sorted((r["target"], r["kind"], r["sent"]) for r in out["routes"]) == [
+            ("second", protocol.RouteKind.QUEUE, True),
+            ("third", protocol.RouteKind.INVOCATION, True)]
+        assert bed.wait_idle(60)
+        got = bed.report()
+    handled = {name: c["handled"] for name, c in got["components"].items()}
+    assert handled == {"first": 0, "second": 1, "third": 1}  # first ran here, not in the run
+    assert got["totals"]["lost"] == 0
+    received = [line for line in bed.logs.poll()
+                if protocol.reads_message_line(line) and line.get("outcome") == "succeeded"]
+    assert {line["component"] for line in received} == {"second", "third"}
+
+
+def test_container_mode_finds_this_machines_engine_socket_only() -> None:
+    assert engine_socket.socket_path({}) == engine_socket.DEFAULT_SOCKET
+    assert engine_socket.socket_path({"DOCKER_HOST": "unix:///run/x.sock"}) == "/run/x.sock"
+    with pytest.raises(engine_socket.EngineError, match=r"DOCKER_HOST=tcp://10\.0\.0\.1:2375"):
+        engine_socket.socket_path({"DOCKER_HOST": "tcp://10.0.0.1:2375"})
+    with pytest.raises(engine_socket.EngineError, match="no Docker engine answers"):
+        engine_socket.Engine("/nonexistent/docker.sock").ping()

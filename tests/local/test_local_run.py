@@ -18,7 +18,7 @@ from lambda_complex.builder.cli import cli
 from lambda_complex.builder.local.aws import emulator as emulator_mod
 from lambda_complex.builder.local.run import files as run_files
 from lambda_complex.builder.local.run import live_view as progress
-from lambda_complex.builder.local.run import report, testbed
+from lambda_complex.builder.local.run import report, testbed, timeline
 from lambda_complex.runtime import chains, protocol
 from tests.images.conftest import Built
 
@@ -243,6 +243,18 @@ def faults(faults_bed: testbed.Testbed) -> Iterator[testbed.Testbed]:
     CliRunner().invoke(cli, ["resume", "--local", "--app", str(faults_bed.app.source)])
 
 
+def test_the_start_overlaps_what_does_not_wait_for_the_deploy(faults_bed: testbed.Testbed) -> None:
+    """The run's own timeline: sceptre was started before the emulator answered (its imports
+    overlap the emulator's start), the Lambda service before sceptre finished; the deployed
+    functions and the schedules came after the deploy."""
+    phases = {p.name: p for p in faults_bed.timeline.phases}
+    deploy, service = phases[timeline.DEPLOY], phases[timeline.SERVICE]
+    assert deploy.start < phases[timeline.EMULATOR].end, phases
+    assert phases[timeline.IDENTITIES].end <= service.start < deploy.end, phases
+    assert deploy.end <= phases[timeline.FUNCTIONS].start <= phases[timeline.SCHEDULES].start
+    assert timeline.summary(list(phases.values())).startswith("emulator ")
+
+
 def test_failing_inputs_end_dead_lettered_and_the_rest_is_processed(
     faults: testbed.Testbed,
 ) -> None:
@@ -324,9 +336,9 @@ def test_status_pause_and_resume_against_the_running_testbed(faults: testbed.Tes
     assert set(idle["stacks"]) and all(s.endswith("_COMPLETE") for s in idle["stacks"].values())
     assert idle["components"] == [
         {"name": "work", "type": "event_from_message", "queued": 0, "in_flight": 0,
-         "dead_lettered": dead["work"], "limit": 3},
+         "dead_lettered": dead["work"], "limit": 3, "dispatch": "push", "mapping": None},
         {"name": "notify", "type": "event_from_invocation", "queued": None, "in_flight": None,
-         "dead_lettered": dead["notify"], "limit": 2},
+         "dead_lettered": dead["notify"], "limit": 2, "dispatch": None, "mapping": None},
     ]
     paused = runner.invoke(cli, ["pause", "--local", "--app", app_file])
     assert (paused.exit_code, paused.output) == (0, "faults: running -> paused\n")

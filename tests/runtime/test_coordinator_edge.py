@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from rt_support import APP, FakeContext, LambdaStub, Runtime, config, invocation_component
 from rt_support import message_component as mc
 
-from lambda_complex.runtime import chains, control, coordinator, inflight, invoker, names, wrapper
-from lambda_complex.runtime.config import CoordinatorConfig, RuntimeConfig
-from lambda_complex.runtime.coordinator import Status
+from lambda_complex.runtime import (
+    chains,
+    control,
+    coordinator,
+    inflight,
+    invoker,
+    names,
+    planning,
+    wrapper,
+)
+from lambda_complex.runtime.config import NATIVE, CoordinatorConfig, RuntimeConfig
+from lambda_complex.runtime.planning import Status
 
 
 def setup(rt: Runtime, **coordinator_settings: Any) -> RuntimeConfig:
@@ -55,7 +65,7 @@ def test_plan_from_real_queue_attributes(rt: Runtime) -> None:
     (lease,) = inflight.take(APP, "a", 1, 30, limit=1)
     status = coordinator.read_status(cfg)
     assert status == {"a": Status(25, 1), "b": Status(1, 0)}
-    assert coordinator.plan(status, cfg, 0, 1) == {"a": 3, "b": 1}
+    assert planning.plan(status, cfg, 0, 1) == {"a": 3, "b": 1}
     inflight.release(APP, "a", lease)
 
 
@@ -115,7 +125,7 @@ def test_surplus_and_duplicate_chain_instances_exit(rt: Runtime, lambda_stub: La
 def test_instance_that_lost_the_chain_during_its_sleep_stops(
     rt: Runtime, lambda_stub: LambdaStub
 ) -> None:
-    cfg = setup(rt, min_interval=5)
+    cfg = setup(rt, min_interval=30, entry_watch=0)
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:  # another instance writes the heartbeat meanwhile
@@ -125,26 +135,133 @@ def test_instance_that_lost_the_chain_during_its_sleep_stops(
 
     result = coordinator.run_generation(cfg, generation_event(), FakeContext(), sleep=sleep)
     assert not result["continued"] and lambda_stub.calls == []
-    assert 4.0 < slept[0] <= 5.0  # generations start min_interval apart
+    assert len(slept) == 1 and 20.0 < slept[0] <= 30.0  # generations start min_interval apart
 
 
 def test_schedule_restarts_only_missing_or_stale_chains(
     rt: Runtime, lambda_stub: LambdaStub
 ) -> None:
     cfg = setup(rt, concurrency=3, min_interval=10)
+    fill(rt, "b", 1)  # work: down chains are restarted
     now = 1_000_000.0
     coordinator.write_heartbeat(APP, 0, chains.Heartbeat("A", 5, now - 5, "x"))
     coordinator.write_heartbeat(APP, 1, chains.Heartbeat("B", 5, now - 500, "x"))
-    assert coordinator.run_schedule(cfg, clock=lambda: now) == {"restarted": [1, 2]}
+    assert coordinator.run_schedule(cfg, clock=lambda: now)["restarted"] == [1, 2]
     payloads = [c.payload for c in lambda_stub.calls]
     assert [(p["chain"], p["generation"]) for p in payloads] == [(1, 0), (2, 0)]
     beat = heartbeat(rt, 1)
     assert beat and beat.lineage == payloads[0]["lineage"] and beat.generation == -1
     # A second schedule event (at-least-once delivery) restarts nothing: no ratchet.
-    assert coordinator.run_schedule(cfg, clock=lambda: now + 1) == {"restarted": []}
+    assert coordinator.run_schedule(cfg, clock=lambda: now + 1)["restarted"] == []
     # The restarted chain's first generation starts normally.
     started = coordinator.run_generation(cfg, payloads[0], FakeContext(), sleep=lambda _: None)
     assert started["continued"]
+
+
+def test_schedule_without_work_restarts_nothing_and_reads_only_what_it_must(
+    rt: Runtime, lambda_stub: LambdaStub
+) -> None:
+    cfg = setup(rt, concurrency=2, min_interval=10)
+    now = 1_000_000.0
+    coordinator.write_heartbeat(APP, 0, chains.Heartbeat("A", 5, now - 500, "x"))
+    coordinator.write_heartbeat(APP, 1, chains.Heartbeat("A", 9, now - 5, "x", idle=True))
+    # Every chain down, nothing queued: one GetParameters and one queue read per component
+    # (once the queue URLs are known: a warm container looks each up once).
+    coordinator.run_schedule(cfg, clock=lambda: now)
+    idle = coordinator.run_schedule(cfg, clock=lambda: now)
+    assert (idle["restarted"], idle["down"], idle["work"]) == ([], [0, 1], False)
+    assert idle["calls"] == {"sqs": 2, "ssm": 1}
+    # Every chain running: the heartbeats alone answer.
+    for chain in (0, 1):
+        coordinator.write_heartbeat(APP, chain, chains.Heartbeat("A", 5, now - 5, "x", now))
+    running = coordinator.run_schedule(cfg, clock=lambda: now)
+    assert (running["restarted"], running["down"], running["calls"]) == ([], [], {"ssm": 1})
+    # Paused: down chains stay down even with work (resume's next tick wakes them).
+    fill(rt, "a", 3)
+    pause(rt, control.PAUSED)
+    paused = coordinator.run_schedule(cfg, clock=lambda: now + 100)
+    assert (paused["restarted"], paused["calls"]) == ([], {"ssm": 1})
+    assert lambda_stub.calls == []
+    # idle_after 0 (chains never stop): a stale chain is restarted, work or not, as before.
+    pause(rt, control.RUNNING)
+    rt.sqs.purge_queue(QueueUrl=rt.url(names.queue_name(APP, "a")))
+    never = setup(rt, concurrency=1, min_interval=10, idle_after=0)
+    assert coordinator.run_schedule(never, clock=lambda: now + 100)["restarted"] == [0]
+
+
+def test_a_fresh_deployment_starts_its_chains_without_work(
+    rt: Runtime, lambda_stub: LambdaStub
+) -> None:
+    """No heartbeat yet: the first tick starts the chain (it stops after idle_after), so a
+    message sent just after a deploy does not wait for a later tick."""
+    cfg = setup(rt, concurrency=1, min_interval=10)
+    started = coordinator.run_schedule(cfg, clock=lambda: 1_000_000.0)
+    assert (started["restarted"], started["work"], started["calls"].get("sqs", 0)) == (
+        [0], False, 0)
+    assert lambda_stub.functions() == ["t-coordinator"]
+
+
+def test_idle_chain_stops_and_the_schedule_wakes_it_when_a_message_comes(
+    rt: Runtime, lambda_stub: LambdaStub
+) -> None:
+    cfg = setup(rt, min_interval=10, idle_after=60)
+    t0 = 1_000_000.0
+    first = {"chain": 0, "generation": 1, "lineage": chains.new_lineage(t0)}
+
+    def generation(event: dict[str, Any], at: float) -> dict[str, Any]:
+        context = FakeContext(function="t-coordinator")
+        return coordinator.run_generation(cfg, event, context, clock=lambda: at,
+                                          sleep=lambda _: None)
+
+    # Empty queues, but idle_after has not passed since the lineage started: it goes on.
+    assert generation(first, t0)["continued"]
+    second = lambda_stub.calls[-1].payload
+    assert second["generation"] == 2
+    # A message received and still being handled (not visible) is work: no stop.
+    fill(rt, "b", 1)
+    rt.sqs.receive_message(QueueUrl=rt.url(names.queue_name(APP, "b")), VisibilityTimeout=60)
+    assert generation(second, t0 + 61)["continued"]
+    rt.sqs.purge_queue(QueueUrl=rt.url(names.queue_name(APP, "b")))
+    third = lambda_stub.calls[-1].payload
+    lambda_stub.calls.clear()
+    # Past idle_after with nothing anywhere: an idle heartbeat, no next generation.
+    stopped = generation(third, t0 + 61 + 60)
+    assert not stopped["continued"] and stopped["reason"] == "nothing to do for 60 s"
+    assert lambda_stub.calls == []
+    beat = heartbeat(rt, 0)
+    assert beat and beat.idle and beat.generation == 3 and beat.last_busy == t0 + 61
+    assert chains.state(beat, t0 + 200, cfg.coordinator.min_interval) == "idle"
+    # The schedule's cheap check: nothing queued, so the chain stays down.
+    quiet = coordinator.run_schedule(cfg, clock=lambda: t0 + 200)
+    assert (quiet["down"], quiet["restarted"]) == ([0], [])
+    assert lambda_stub.calls == []
+    # A message comes: the next tick starts a new lineage, whose first generation dispatches.
+    rt.send("a", {"page": 1})
+    assert coordinator.run_schedule(cfg, clock=lambda: t0 + 260)["restarted"] == [0]
+    (woken,) = [c.payload for c in lambda_stub.calls]
+    assert woken["generation"] == 0 and woken["lineage"] > first["lineage"]
+    lambda_stub.calls.clear()
+    result = generation(woken, t0 + 261)
+    assert result["continued"] and result["planned"] == {"a": 1}
+    assert lambda_stub.functions() == ["t-a", "t-coordinator"]
+    # A late duplicate of the idle lineage's last generation finds the newer lineage.
+    assert not generation(third, t0 + 262)["continued"]
+
+
+def test_native_components_are_left_to_their_mapping(rt: Runtime) -> None:
+    cfg = config(
+        "coordinator",
+        mc("a", max_concurrency=5, batch_size=10),
+        mc("n", max_concurrency=2, batch_size=10, dispatch=NATIVE),
+    )
+    rt.use_config(cfg)
+    for component in cfg.components.values():
+        rt.create_queues(component)
+    fill(rt, "n", 30)
+    status = coordinator.read_status(cfg)
+    assert status == {"a": Status(0, 0, 0)}  # no calls for n's queue or leases
+    assert not planning.has_work(status, cfg)  # n's backlog is its mapping's
+    assert planning.plan({**status, "n": Status(30, 0)}, cfg, 0, 1) == {}
 
 
 def test_large_plans_fan_out_through_invokers(rt: Runtime, lambda_stub: LambdaStub) -> None:
@@ -211,6 +328,72 @@ def test_missing_queue_skips_that_component(rt: Runtime) -> None:
     fill(rt, "b", 2)
     rt.sqs.delete_queue(QueueUrl=rt.url(names.queue_name(APP, "a")))
     assert coordinator.read_status(cfg) == {"b": Status(2, 0)}
-    assert json.loads(json.dumps(coordinator.plan(coordinator.read_status(cfg), cfg, 0, 1))) == {
+    assert json.loads(json.dumps(planning.plan(coordinator.read_status(cfg), cfg, 0, 1))) == {
         "b": 2
     }
+
+
+def test_an_input_from_outside_is_started_during_the_wait_not_at_the_next_generation(
+    rt: Runtime, lambda_stub: LambdaStub
+) -> None:
+    cfg = setup(rt, min_interval=3, entry_watch=1)
+    looks = []
+
+    def sleep(seconds: float) -> None:  # a producer sends while the generation waits
+        looks.append(seconds)
+        if len(looks) == 1:
+            fill(rt, "a", 5)
+
+    result = coordinator.run_generation(cfg, generation_event(), FakeContext(), sleep=sleep)
+    assert result["planned"] == {} and result["entry_watch"] == {"a": 1}
+    assert lambda_stub.functions() == ["t-a", "t-coordinator"]
+    assert lambda_stub.calls[0].payload["source"] == "coordinator"
+    assert inflight.count(APP, "a") == 1  # started with a lease, like a generation's start
+    assert 2 <= len(looks) <= 3 and math.isclose(sum(looks), 3, abs_tol=0.5)
+
+
+def test_no_entry_watch_when_it_is_off(rt: Runtime, lambda_stub: LambdaStub) -> None:
+    cfg = setup(rt, min_interval=3, entry_watch=0)
+    looks = []
+
+    def sleep(seconds: float) -> None:
+        looks.append(seconds)
+        fill(rt, "a", 1)
+
+    result = coordinator.run_generation(cfg, generation_event(), FakeContext(), sleep=sleep)
+    assert "entry_watch" not in result and len(looks) == 1
+    assert lambda_stub.functions() == ["t-coordinator"]
+
+
+def test_a_generation_seeds_the_lease_pools_of_pushed_components_once(
+    rt: Runtime, lambda_stub: LambdaStub
+) -> None:
+    from lambda_complex.runtime.config import Routing
+
+    cfg = config(
+        "coordinator",
+        mc("a", routing=Routing(components=("b",))),
+        mc("b", max_concurrency=3),
+        coordinator=CoordinatorConfig(concurrency=1, min_interval=0),
+    )
+    rt.use_config(cfg)
+    for component in cfg.components.values():
+        rt.create_queues(component)
+    lease_url = rt.url(names.inflight_queue_name(APP, "b"))
+
+    def tokens() -> int:
+        attributes = rt.sqs.get_queue_attributes(
+            QueueUrl=lease_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    first = coordinator.run_generation(cfg, generation_event(), FakeContext(), sleep=lambda _: None)
+    assert tokens() == 3  # b's limit: the first push finds its free slots
+    # a is fed from outside only: nobody pushes it, its pool fills when it is first started.
+    assert rt.sqs.get_queue_attributes(
+        QueueUrl=rt.url(names.inflight_queue_name(APP, "a")),
+        AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"] == "0"
+    second = coordinator.run_generation(cfg, generation_event(generation=2), FakeContext(),
+                                        sleep=lambda _: None)
+    assert tokens() == 3
+    assert second["calls"]["sqs"] < first["calls"]["sqs"]  # seeded once per container

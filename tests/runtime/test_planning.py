@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rt_support import config, invocation_component, message_component
 
-from lambda_complex.runtime import chains, coordinator
+from lambda_complex.runtime import chains, planning
 from lambda_complex.runtime.chains import Heartbeat
-from lambda_complex.runtime.coordinator import Status
+from lambda_complex.runtime.planning import Status
 
 
 @given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=1, max_value=50))
 def test_shares_sum_to_free_exactly(free: int, n: int) -> None:
-    shares = [coordinator.share(free, i, n) for i in range(n)]
+    shares = [planning.share(free, i, n) for i in range(n)]
     assert sum(shares) == free
     assert max(shares) - min(shares) <= 1
 
@@ -34,7 +35,7 @@ def test_chains_together_never_exceed_free_slots(
         "coordinator", message_component("a", max_concurrency=max_concurrency, batch_size=batch)
     )
     status = {"a": Status(backlog, in_flight)}
-    planned = [coordinator.plan(status, cfg, i, n).get("a", 0) for i in range(n)]
+    planned = [planning.plan(status, cfg, i, n).get("a", 0) for i in range(n)]
     free = max(0, max_concurrency - in_flight)
     assert sum(planned) == min(free, math.ceil(backlog / batch))
     assert all(p >= 0 for p in planned)
@@ -48,13 +49,13 @@ def test_plan_skips_invocation_components_and_missing_status() -> None:
         invocation_component("p"),
     )
     status = {"a": Status(100, 1), "p": Status(100, 0)}
-    assert coordinator.plan(status, cfg, 0, 1) == {"a": 2}
-    assert coordinator.plan(status, cfg, 5, 2) == {}  # a chain beyond concurrency plans nothing
+    assert planning.plan(status, cfg, 0, 1) == {"a": 2}
+    assert planning.plan(status, cfg, 5, 2) == {}  # a chain beyond concurrency plans nothing
 
 
 def test_plan_over_limit_in_flight_plans_nothing() -> None:
     cfg = config("coordinator", message_component("a", max_concurrency=2))
-    assert coordinator.plan({"a": Status(10, 5)}, cfg, 0, 1) == {}
+    assert planning.plan({"a": Status(10, 5)}, cfg, 0, 1) == {}
 
 
 def hb(lineage: str, generation: int, ts: float = 0.0, instance: str = "i") -> Heartbeat:
@@ -109,3 +110,47 @@ def test_sleep_before_next() -> None:
     assert chains.sleep_before_next(100.0, 102.0, 10, 60.0) == 8.0
     assert chains.sleep_before_next(100.0, 112.0, 10, 60.0) == 0.0
     assert chains.sleep_before_next(100.0, 101.0, 10, 3.0) == 3.0
+
+
+def test_entry_components_are_the_coordinated_ones_nothing_routes_to() -> None:
+    from lambda_complex.runtime.config import NATIVE, Routing
+
+    cfg = config(
+        "coordinator",
+        message_component("a", Routing(components=("b",))),
+        message_component("b", Routing(components=("p",))),
+        invocation_component("p", Routing(components=("c",))),
+        message_component("c"),
+        message_component("n", dispatch=NATIVE),
+        message_component("z"),
+    )
+    assert planning.entry_components(cfg) == ["a", "z"]
+    # A routing function that declares no targets may send anywhere: nothing is an entry.
+    anywhere = config("coordinator", message_component("a", Routing(function="r.route")),
+                      message_component("b"))
+    assert planning.entry_components(anywhere) == []
+
+
+@pytest.mark.parametrize(("wait", "interval", "steps"), [
+    (10.0, 1, [1.0] * 10),
+    (2.5, 1, [1.0, 1.0, 0.5]),
+    (0.4, 1, [0.4]),
+    (3.0, 0, [3.0]),
+    (0.0, 1, []),
+    (-1.0, 0, []),
+])
+def test_watch_steps_cut_the_wait_and_add_up_to_it(
+    wait: float, interval: int, steps: list[float]
+) -> None:
+    assert planning.watch_steps(wait, interval) == steps
+    assert math.isclose(sum(steps), max(0.0, wait))
+
+
+def test_the_entry_watch_starts_only_what_in_flight_invocations_do_not_cover() -> None:
+    cfg = config("coordinator", message_component("a", max_concurrency=5, batch_size=10))
+    watch = planning.watch_plan
+    assert watch({"a": Status(5, 0)}, cfg) == {"a": 1}
+    assert watch({"a": Status(5, 1)}, cfg) == {}  # the one started at the last look takes it
+    assert watch({"a": Status(35, 1)}, cfg) == {"a": 3}
+    assert watch({"a": Status(100, 4)}, cfg) == {"a": 1}  # the limit: 5
+    assert watch({"a": Status(0, 0)}, cfg) == {}

@@ -15,9 +15,10 @@ import pytest
 from rt_support import APP, FakeContext, LambdaStub, Runtime, config, invocation_component
 from rt_support import message_component as mc
 
+from lambda_complex.builder.local.lambda_service import event_sources
 from lambda_complex.builder.local.run import invoke_once
 from lambda_complex.runtime import coordinator, delivery, names, protocol, wrapper
-from lambda_complex.runtime.config import CoordinatorConfig, Routing
+from lambda_complex.runtime.config import NATIVE, CoordinatorConfig, Routing
 from lambda_complex.runtime.routing import Target
 
 SCHEMA_PATH = Path(protocol.__file__).with_name(protocol.SCHEMA_FILE_NAME)
@@ -64,6 +65,17 @@ def disagreements(schema: dict[str, Any]) -> list[str]:
         written = set(definitions[name]["properties"][prop]["enum"])
         if written != values:
             found.append(f"{name}.{prop}: schema says {sorted(written)}, code {sorted(values)}")
+    records = definitions["sqs_event"]["properties"][protocol.RECORDS_KEY]["items"]
+    if set(records["properties"]["eventSource"]["enum"]) != {protocol.SQS_EVENT_SOURCE}:
+        found.append(f"sqs_event.eventSource: the code reads {protocol.SQS_EVENT_SOURCE!r}")
+    count = records["properties"]["attributes"]["properties"]
+    if set(count) != {protocol.RECEIVE_COUNT_ATTRIBUTE}:
+        found.append(f"sqs_event.attributes: the code reads {protocol.RECEIVE_COUNT_ATTRIBUTE!r}")
+    response = definitions["batch_response"]["properties"]
+    failures = response.get(protocol.BATCH_ITEM_FAILURES_KEY, {}).get("items", {})
+    if (set(response) != {protocol.BATCH_ITEM_FAILURES_KEY}
+            or set(failures.get("properties", {})) != {protocol.ITEM_IDENTIFIER_KEY}):
+        found.append(f"batch_response: the code writes {protocol.batch_response(['m'])}")
     if definitions["version"]["enum"] != [protocol.PROTOCOL_VERSION]:
         found.append(f"version: schema says {definitions['version']['enum']}, "
                      f"code {protocol.PROTOCOL_VERSION}")
@@ -82,6 +94,10 @@ def test_the_schema_is_valid_and_agrees_with_the_code() -> None:
     ("message_line", lambda d: d["properties"].pop("handler_called")),
     ("envelope", lambda d: d["properties"].update(priority={"type": "integer"})),
     ("message_line", lambda d: d["properties"]["outcome"]["enum"].remove("released")),
+    ("sqs_event", lambda d: d["properties"]["Records"]["items"]["properties"]["eventSource"]
+     .update(enum=["aws:sns"])),
+    ("batch_response", lambda d: d["properties"]["batchItemFailures"]["items"]
+     .update(properties={"messageId": {"type": "string"}})),
 ])
 def test_a_schema_that_drifts_from_the_code_is_caught(definition: str, change: Any) -> None:
     drifted = copy.deepcopy(SCHEMA)
@@ -146,6 +162,38 @@ def test_the_wrapper_writes_message_lines_of_the_schema(
     attributes = {k: {"DataType": v["DataType"], "StringValue": v["StringValue"]}
                   for k, v in dead["MessageAttributes"].items()}
     validate("dead_letter_attributes", attributes)
+
+
+def test_an_sqs_event_and_the_wrappers_batch_response_are_of_the_schema(
+    rt: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = rt.handler_module(HANDLER)
+    a = mc("a", handler=f"{module}.handler", dispatch=NATIVE, max_receive_count=5)
+    rt.use_config(config("a", a))
+    url = rt.create_queues(a)
+    rt.send("a", {"n": 1})
+    rt.send("a", {"fail": True})
+    messages: list[Any] = []
+    while len(messages) < 2:  # received as the local pollers receive them
+        messages += rt.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=2, MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"]).get("Messages", [])
+    arn = rt.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    event = event_sources.sqs_event(messages, arn["Attributes"]["QueueArn"])
+    validate("sqs_event", event)
+    assert protocol.is_sqs_event(event)
+    response = wrapper.handler(event, FakeContext())
+    validate("batch_response", response)
+    assert len(response["batchItemFailures"]) == 1  # the failure comes back
+    for line in lines(capsys.readouterr().out, protocol.MESSAGE_EVENT):
+        validate("message_line", line)
+    # What the schema refuses is no SQS event to the wrapper either.
+    record = event["Records"][0]
+    for refused in ({"Records": []}, {"Records": [{**record, "eventSource": "aws:sns"}]},
+                    {"Records": [{k: v for k, v in record.items() if k != "messageId"}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            validate("sqs_event", refused)
+        assert not protocol.is_sqs_event(refused)
 
 
 def test_dry_routing_writes_route_lines_of_the_schema(

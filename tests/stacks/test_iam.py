@@ -149,3 +149,38 @@ def test_an_app_sharing_a_name_prefix_is_not_matched(example_app: App, tmp_path:
     assert allowed(coordinator, "ssm:PutParameter", own_chain)
     assert allowed(coordinator, "sqs:GetQueueAttributes", queue("site-render-inflight"))
     assert allowed(coordinator, "lambda:InvokeFunction", function("site-invoker"))
+
+
+def _native_example(example_app: App, tmp_path: Path) -> App:
+    """The example with render (ingest's target, max_concurrency 3) started by its mapping."""
+    data = yaml.safe_load((example_app.source).read_text())
+    for c in data["components"]:
+        c["lambda"]["path"] = str(example_app.root / c["lambda"]["path"])
+        if c["name"] == "render":
+            c["dispatch"] = "native"
+    (tmp_path / "lambda-complex.yaml").write_text(yaml.safe_dump(data))
+    return load.load(tmp_path / "lambda-complex.yaml")
+
+
+def test_a_native_component_polls_its_queue_and_has_no_lease(example_app: App,
+                                                              tmp_path: Path) -> None:
+    app = _native_example(example_app, tmp_path)
+    render = iam.component_policy(app, app.component("render"))
+    # What the event source mapping needs of the execution role, on its own queue only.
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                   "sqs:ChangeMessageVisibility"):
+        assert allowed(render, action, queue("sitegen-render"))
+        assert not allowed(render, action, queue("sitegen-search-index"))
+    assert not allowed(render, "sqs:ChangeMessageVisibility", queue("sitegen-render-inflight"))
+    # Senders start a native target neither by lease nor by Invoke; they only send to it.
+    ingest = iam.component_policy(app, app.component("ingest"))
+    assert allowed(ingest, "sqs:SendMessage", queue("sitegen-render"))
+    assert not allowed(ingest, "sqs:ReceiveMessage", queue("sitegen-render-inflight"))
+    assert not allowed(ingest, "lambda:InvokeFunction", function("sitegen-render"))
+    # The coordinator and invoker leave it alone; other components as before.
+    for policy in (iam.coordinator_policy(app), iam.invoker_policy(app)):
+        assert not allowed(policy, "lambda:InvokeFunction", function("sitegen-render"))
+        assert not allowed(policy, "sqs:ReceiveMessage", queue("sitegen-render-inflight"))
+        assert not allowed(policy, "sqs:GetQueueAttributes", queue("sitegen-render"))
+        assert allowed(policy, "lambda:InvokeFunction", function("sitegen-ingest"))
+        assert allowed(policy, "sqs:ReceiveMessage", queue("sitegen-ingest-inflight"))

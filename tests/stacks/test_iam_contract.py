@@ -21,7 +21,7 @@ import yaml
 from lambda_complex.builder.app import load
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import coordinator, functions
-from lambda_complex.runtime import names
+from lambda_complex.runtime import config, names
 from tests.app.conftest import valid, write_app_tree
 from tests.stacks import runtime_calls
 from tests.stacks.conftest import fake_images
@@ -54,7 +54,7 @@ IAM_ACTIONS = {
 }
 
 # What each call site touches, as seen from the function running it.
-INPUT_QUEUES = "input queues"  # a component: its own; coordinator: every message component's
+INPUT_QUEUES = "input queues"  # a component: its own; coordinator: every coordinated one's
 LEASE_QUEUES = "lease queues"  # a component: its own; coordinator and invoker: every one
 DEAD_LETTER_QUEUE = "own dead-letter queue"
 ROUTE_QUEUES = "queues it routes to"
@@ -87,11 +87,20 @@ CALL_SITES = {
     ("inflight", "take_free"): PUSHED_LEASE_QUEUES,
     ("push", "_paused"): CONTROL_PARAMETER,
     ("coordinator", "_backlog"): INPUT_QUEUES,
+    ("coordinator", "_queue_counts"): INPUT_QUEUES,
     ("coordinator", "read_parameters"): APP_PARAMETERS,
     ("coordinator", "write_heartbeat"): APP_PARAMETERS,
     ("coordinator", "start_chain"): COORDINATOR_FUNCTION,
     ("invoker", "invoke_async"): STARTED_FUNCTIONS,
 }
+
+
+# A native component's event source mapping polls its queue with the function's execution role:
+# "ReceiveMessage, DeleteMessage, GetQueueAttributes"
+# (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, execution role permissions), and
+# ChangeMessageVisibility where it hands back what a batch cannot hold (the local pollers do).
+EVENT_SOURCE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                        "sqs:ChangeMessageVisibility")
 
 
 def _arn(service: str, resource: str) -> str:
@@ -105,16 +114,18 @@ def _queues(app: App, name_of: Any, components: list[str]) -> list[str]:
 def resources_touched(app: App, kind: str, runner: str, what: str) -> list[str]:
     """ARNs a call site of kind `what` touches when run by `runner` (a component name, or
     coordinator / invoker: kind says which)."""
-    message = [c.name for c in app.components if c.has_queue]
+    # What the coordinator and invoker start: every message component but the native ones.
+    message = [c.name for c in app.components if c.has_queue and not c.native]
     if kind == "component":
         component = app.component(runner)
         mine = [runner] if component.has_queue else []
+        leased = [runner] if component.has_queue and not component.native else []
         targets = component.routing.possible_targets(app.component_names)
         by_queue = {t for t in targets if app.component(t).has_queue}
-        pushed = sorted(t for t in by_queue if app.component(t).dispatch == "push")
+        pushed = sorted(t for t in by_queue if app.component(t).dispatch == config.PUSH)
         return {
             INPUT_QUEUES: _queues(app, names.queue_name, mine),
-            LEASE_QUEUES: _queues(app, names.inflight_queue_name, mine + pushed),
+            LEASE_QUEUES: _queues(app, names.inflight_queue_name, leased + pushed),
             PUSHED_LEASE_QUEUES: _queues(app, names.inflight_queue_name, pushed),
             STARTED_FUNCTIONS: [_arn("lambda", "function:" + names.function_name(app.name, t))
                                 for t in pushed],
@@ -197,6 +208,14 @@ def missing_grants(app: App, templates: list[dict[str, Any]]) -> list[str]:
                 if not allowed(policies[function], action, arn):
                     problems.append(f"{function}: {call.module}.py:{call.line} "
                                     f"{call.operation} needs {action} on {arn}")
+    for component in app.components:
+        if not component.native:
+            continue
+        function = names.function_name(app.name, component.name)
+        queue = _arn("sqs", names.queue_name(app.name, component.name))
+        problems += [f"{function}: its event source mapping needs {action} on {queue}"
+                     for action in EVENT_SOURCE_ACTIONS
+                     if not allowed(policies[function], action, queue)]
     return problems
 
 
@@ -205,11 +224,16 @@ def rendered(app: App) -> list[dict[str, Any]]:
     return [functions.render(app, images), coordinator.render(app, images)]
 
 
-def _cyclic_app(tmp_path: Path) -> App:
-    """Message and invocation components routing in a cycle, one by a routing function."""
+def _cyclic_app(tmp_path: Path, native: bool = False) -> App:
+    """Message and invocation components routing in a cycle, one by a routing function;
+    `native`: the first component (which routes to the others) starts by its event source
+    mapping, the second is pushed to."""
     write_app_tree(tmp_path)
+    data = valid()
+    if native:
+        data["components"][0]["dispatch"] = config.NATIVE
     path = tmp_path / "lambda-complex.yaml"
-    path.write_text(yaml.safe_dump(valid()))
+    path.write_text(yaml.safe_dump(data))
     return load.load(path)
 
 
@@ -233,11 +257,24 @@ def test_each_function_runs_what_its_handler_reaches() -> None:
     assert ("consume", "run") not in runtime_calls.reachable("invoker")
 
 
-@pytest.mark.parametrize("which", ["example", "cyclic"])
+@pytest.mark.parametrize("which", ["example", "cyclic", "native"])
 def test_rendered_roles_allow_every_runtime_call(which: str, example_app: App,
                                                  tmp_path: Path) -> None:
-    app = example_app if which == "example" else _cyclic_app(tmp_path)
+    app = example_app if which == "example" else _cyclic_app(tmp_path, which == "native")
     assert missing_grants(app, rendered(app)) == []
+
+
+def test_contract_catches_a_native_role_without_the_mappings_grants(tmp_path: Path) -> None:
+    app = _cyclic_app(tmp_path, native=True)
+    templates = rendered(app)
+    role = next(r for r in templates[0]["Resources"].values()
+                if r["Type"] == "AWS::IAM::Role" and r["Properties"]["RoleName"] == "shop-orders")
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    own = next(s for s in statements if s["Sid"] == "OwnQueue")
+    own["Action"] = [a for a in own["Action"] if a != "sqs:GetQueueAttributes"]
+    assert missing_grants(app, templates) == [
+        "shop-orders: its event source mapping needs sqs:GetQueueAttributes on "
+        "arn:aws:sqs:eu-west-1:123456789012:shop-orders"]
 
 
 def test_contract_catches_a_policy_without_get_parameters(example_app: App) -> None:

@@ -14,6 +14,7 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn.common import QueueSpec
 from lambda_complex.builder.deploy import images, preview, switchover_plan
 from lambda_complex.builder.deploy.aws import Parameter, parse_template
+from lambda_complex.builder.deploy.mappings import MappingState
 from lambda_complex.builder.deploy.status import chain_summary
 from lambda_complex.builder.deploy.switchover_plan import (
     Counts,
@@ -31,6 +32,7 @@ from lambda_complex.builder.deploy.switchover_steps import (
     Removal,
     RemoveQueues,
     SetControl,
+    SetMappings,
     SkipSwitchover,
     WaitForOldInvocations,
     WaitForQueueNames,
@@ -90,6 +92,23 @@ S3 = queues_of("s3")
 COUNTS = {"app-render": Counts(4, 1, 0), "app-render-dlq": Counts(2)}
 WAIT = WaitForOldInvocations(("app-render-inflight", "app-Render-inflight"), BOUNDS, UPDATED)
 
+
+def mapping(component: str, state: str) -> MappingState:
+    return MappingState(f"uuid-{component}", f"app-{component}", f"app-{component}", state)
+
+
+ON, OFF = mapping("work", "Enabled"), mapping("work", "Disabled")
+NEW = mapping("fresh", "Enabled")  # created (enabled) by this deploy's functions stack
+
+
+def mappings_off(*seen: MappingState) -> SetMappings:
+    return SetMappings(CONTROL, False, seen)
+
+
+def mappings_on(*seen: MappingState) -> SetMappings:
+    return SetMappings(CONTROL, True, seen)
+
+
 BEGIN = [
     ("a case-only rename pauses, creates the new queues",
      inputs(specs("Render"), RENDER, counts=COUNTS, notify=True),
@@ -114,6 +133,15 @@ BEGIN = [
              "first, or set LCBUILD_FORCE_REMOVE=1 to move them to its dead-letter queue")]),
     ("the first deploy creates every queue and leaves the control to the stack",
      inputs(specs("Render"), [], deployed=None, control=None),
+     [CreateQueue(s.name) for s in specs("Render")]),
+    ("the pause disables the enabled event source mappings too, after the control value",
+     inputs(specs("Render"), [], kept=specs("Render"), mappings=(ON, mapping("b", "Disabling"))),
+     [pause(), mappings_off(ON)]),
+    ("a user's pause survives and holds for a mapping an earlier deploy created enabled",
+     inputs(specs("Render"), [], kept=specs("Render"), control="paused",
+            mappings=(OFF, NEW)), [mappings_off(NEW)]),
+    ("mappings without a control value (no coordinator stack) are left alone",
+     inputs(specs("Render"), [], deployed=None, control=None, mappings=(NEW,)),
      [CreateQueue(s.name) for s in specs("Render")]),
     ("right after a delete it waits out SQS's queue-name cooldown first",
      inputs(specs("Render"), [], deployed=None, control=None,
@@ -151,6 +179,22 @@ FINISH = [
     ("without a functions stack there is no old version to wait for",
      inputs(specs("Render"), TOC, kept=specs("Render"), functions_updated=None),
      [Move("app-toc", "app-toc-dlq", 0, "component removed"), TOC_REMOVAL]),
+    ("the resume enables the mappings the deploy disabled, after the control value",
+     inputs(specs("Render"), [], kept=specs("Render"), control="deploying",
+            mappings=(OFF, NEW, mapping("old", "Deleting"))), [RESUME, mappings_on(OFF)]),
+    ("a user's pause survives the finish: its mappings stay off, a new enabled one goes off",
+     inputs(specs("Render"), [], kept=specs("Render"), control="paused", mappings=(OFF, NEW)),
+     [mappings_off(NEW)]),
+    ("a native component renamed: the wait counts batches in flight in its old and new queue",
+     inputs(specs("Render"), RENDER, kept=specs("Render"), control="deploying",
+            native=("Render",), counts={"app-render": Counts(5), "app-render-dlq": Counts(2)}),
+     [replace(WAIT, batch_queues=("app-Render", "app-render")), RENDER_MOVES[1],
+      replace(RENDER_MOVES[0], notify=False), RENDER_REMOVAL, RESUME]),
+    ("a failed stack: nothing switched, dispatching resumed, mappings too",
+     inputs(specs("Render"), RENDER, kept=specs("Render"), control="deploying", mappings=(OFF,),
+            failed_stacks=("app-functions (UPDATE_ROLLBACK_COMPLETE)",)),
+     [SkipSwitchover("not switching over: app-functions (UPDATE_ROLLBACK_COMPLETE); the old "
+                     "version keeps running"), RESUME, mappings_on(OFF)]),
     ("a failed stack: nothing switched, dispatching resumed",
      inputs(specs("Render"), RENDER, kept=specs("Render"), control="deploying",
             failed_stacks=("app-functions (UPDATE_ROLLBACK_COMPLETE)",)),
@@ -209,6 +253,22 @@ def test_the_plan_as_text_and_json() -> None:
         "  REFUSED component 's3' is removed")
 
 
+def test_the_plan_shows_the_mappings_it_flips_and_the_batches_it_waits_for() -> None:
+    plan = switchover_plan.plan_deploy(inputs(specs("Render"), RENDER, counts=COUNTS,
+                                              mappings=(ON,), native=("Render",)))
+    text = preview.format_text(plan).splitlines()
+    assert text[2] == "  disable event source mapping app-work <- app-work (Enabled)"
+    assert text[-1] == "  enable  event source mapping app-work <- app-work (Disabled)"
+    assert "batches in flight in app-Render, app-render)" in next(
+        line for line in text if line.startswith("  wait"))
+    data = json.loads(json.dumps(preview.as_json(plan)))
+    assert data["steps"][1] == {"step": "set_mappings", "parameter": CONTROL, "enabled": False,
+                                "mappings": [{"uuid": "uuid-work", "function": "app-work",
+                                              "queue": "app-work", "state": "Enabled"}]}
+    wait = next(s for s in data["steps"] if s["step"] == "wait_for_old_invocations")
+    assert wait["batch_queues"] == ["app-Render", "app-render"]
+
+
 APP_QUEUES = (*queues_of("render"), *queues_of("toc"),
               deployed("publish", "dlq", "app-publish-dlq"))
 DELETE = [
@@ -221,6 +281,11 @@ DELETE = [
      DeleteInputs("app", CONTROL, "running", APP_QUEUES, {"app-render": Counts(0, 2, 1)}, True),
      [SetControl(CONTROL, "running", "paused"),
       Move("app-render", "app-render-dlq", 3, "application deleted"),
+      Move("app-toc", "app-toc-dlq", 0, "application deleted")]),
+    ("forced with native components: their mappings are disabled after the control value",
+     DeleteInputs("app", CONTROL, "running", APP_QUEUES, {}, True, (ON, OFF)),
+     [SetControl(CONTROL, "running", "paused"), mappings_off(ON),
+      Move("app-render", "app-render-dlq", 0, "application deleted"),
       Move("app-toc", "app-toc-dlq", 0, "application deleted")]),
     ("empty queues need no force; a paused app stays paused",
      DeleteInputs("app", CONTROL, "paused", APP_QUEUES, {}, False),

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from lambda_complex.builder.app import load
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, lint, render
 from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.cfn.render import UnknownStackError
+from lambda_complex.runtime.config import NATIVE
 from lambda_complex.runtime.delivery import SQS_MAX_BODY
+from tests.app.conftest import valid, write_app_tree
+from tests.stacks.conftest import fake_images
 
 TAGGABLE = {"AWS::SQS::Queue", "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::Logs::LogGroup"}
 
@@ -151,3 +157,50 @@ def test_a_template_failing_cfn_lint_is_refused_clearly(example_app: App,
 def test_unknown_stack(example_app: App) -> None:
     with pytest.raises(UnknownStackError, match="queues, functions, coordinator"):
         render.render(example_app, "database")
+
+
+def _native_app(tmp_path: Path) -> App:
+    """The shop app with `orders` started by its event source mapping (a batching window)."""
+    write_app_tree(tmp_path)
+    data = valid()
+    data["components"][0].update(dispatch=NATIVE, batching_window=4, max_concurrency=3)
+    (tmp_path / "lambda-complex.yaml").write_text(yaml.safe_dump(data))
+    return load.load(tmp_path / "lambda-complex.yaml")
+
+
+def test_a_native_component_has_an_event_source_mapping_and_no_lease_queue(
+        tmp_path: Path) -> None:
+    app = _native_app(tmp_path)
+    images = fake_images(app)
+    t = json.loads(render.render_checked(app, common.FUNCTIONS, images))  # cfn-lint passes
+    (mapping,) = (r["Properties"] for r in _resources(t, "AWS::Lambda::EventSourceMapping")
+                  .values())
+    function_ids = {v["Properties"]["FunctionName"]: k
+                    for k, v in _resources(t, "AWS::Lambda::Function").items()}
+    assert mapping == {
+        "EventSourceArn": {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:"
+                                      "${AWS::AccountId}:shop-orders"},
+        "FunctionName": {"Ref": function_ids["shop-orders"]},
+        "BatchSize": 10,
+        "MaximumBatchingWindowInSeconds": 4,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": 3},
+        "Enabled": True,
+        "Tags": mapping["Tags"],
+    }
+    assert {x["Key"]: x["Value"] for x in mapping["Tags"]}["team"] == "web"
+    functions = _by_name(t, "AWS::Lambda::Function", "FunctionName")
+    # AWS advises reserved concurrency at least the mapping's maximum concurrency.
+    assert functions["shop-orders"]["ReservedConcurrentExecutions"] == 3
+    queues = _by_name(json.loads(render.render_checked(app, common.QUEUES)), "AWS::SQS::Queue",
+                      "QueueName")
+    assert "shop-orders" in queues and "shop-orders-inflight" not in queues
+    assert "shop-bill-inflight" in queues  # a pushed component keeps its lease queue
+    coordinator = render.render_checked(app, common.COORDINATOR, images)
+    assert "shop-orders" not in coordinator  # neither watched, leased nor started
+
+
+def test_only_native_components_have_a_mapping(example_app: App,
+                                               example_images: Images) -> None:
+    t = render.render(example_app, common.FUNCTIONS, example_images)
+    assert _resources(t, "AWS::Lambda::EventSourceMapping") == {}

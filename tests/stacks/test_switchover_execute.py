@@ -1,26 +1,34 @@
 """The executor applies a plan's steps with real AWS calls (moto), re-reading what changed since
-the plan was made: a queue that got a message after its drain is kept, a user's pause wins."""
+the plan was made: a queue that got a message after its drain is kept, a user's pause wins (over
+the control value and the event source mappings), a native component's batches are waited for."""
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 
 import pytest
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy import switchover
 from lambda_complex.builder.deploy.aws import Aws
+from lambda_complex.builder.deploy.mappings import MappingState
 from lambda_complex.builder.deploy.switchover_steps import (
     DeleteQueue,
     KeepQueue,
     Move,
+    OldInvocations,
     Plan,
     Refuse,
     Removal,
     RemoveQueues,
     SetControl,
+    SetMappings,
+    WaitForOldInvocations,
 )
 from lambda_complex.builder.local.aws.emulator import Emulator
+from tests.stacks.test_pause import mapped_function, mapping_state
 
 CONTROL = "/lambda-complex/sitegen/control"
 
@@ -105,3 +113,36 @@ def test_moves_then_deletes_what_a_delete_left_empty(aws: Emulator, example_app:
     report = switchover.execute(example_app, account, Plan("sitegen", False, (
         DeleteQueue("sitegen-gone"), KeepQueue("sitegen-toc-dlq", 12))))
     assert report.removed == [] and report.kept == ["sitegen-toc-dlq"]
+
+
+def test_mappings_change_only_while_the_control_value_calls_for_it(
+    aws: Emulator, example_app: App
+) -> None:
+    account = Aws(aws.region, endpoint_url=aws.endpoint_url)
+    uuid = mapped_function(account, "render", enabled=False)
+    seen = MappingState(uuid, "sitegen-render", "sitegen-render", "Disabled")
+    gone = MappingState("0b5e7e4e-0000-4000-8000-000000000000", "sitegen-x", "sitegen-x",
+                        "Disabled")
+    resume = Plan("sitegen", True, (SetMappings(CONTROL, True, (seen, gone)),))
+    account.put_parameter(CONTROL, "paused")  # `lcbuild pause` since the plan was made
+    assert switchover.execute(example_app, account, resume).mappings == []
+    assert mapping_state(uuid) == "Disabled"
+    account.put_parameter(CONTROL, "running")
+    report = switchover.execute(example_app, account, resume)
+    assert [(m.uuid, m.before, m.after) for m in report.mappings] == [
+        (uuid, "Disabled", "Enabled")]  # the one deleted since is skipped
+    assert mapping_state(uuid) == "Enabled"
+
+
+def test_the_wait_counts_a_native_components_batches_in_flight(
+    aws: Emulator, example_app: App
+) -> None:
+    account = Aws(aws.region, endpoint_url=aws.endpoint_url)
+    url = account.sqs.create_queue(QueueName="sitegen-render")["QueueUrl"]
+    account.sqs.send_message(QueueUrl=url, MessageBody="in a batch")
+    account.sqs.receive_message(QueueUrl=url, VisibilityTimeout=2)  # as the mapping's poller
+    step = WaitForOldInvocations((), OldInvocations(30, 0), datetime.now(UTC),
+                                 ("sitegen-render",))
+    start = time.monotonic()
+    switchover.wait_for_old_invocations(account, step, sleep=lambda s: time.sleep(0.2))
+    assert 1.5 <= time.monotonic() - start < 10  # until the batch's message was visible again

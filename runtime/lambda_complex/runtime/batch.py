@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import delivery, handling, inflight, log, resources, settle
 from .config import RuntimeConfig
-from .protocol import Outcome, parse_envelope
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import (
         ChangeMessageVisibilityBatchRequestEntryTypeDef,
         DeleteMessageBatchRequestEntryTypeDef,
     )
+
+T = TypeVar("T")
 
 DEFAULT_MAX_BACKOFF_S = 60
 MAX_VISIBILITY_S = 43_200  # SQS's longest visibility timeout (12 hours)
@@ -75,9 +75,11 @@ def receive_count(message: Any) -> int:
     return int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
 
 
-def handling_order(messages: Sequence[Any]) -> list[Any]:
-    """Fresh messages first, the most often received last (stable within a count)."""
-    return sorted(messages, key=receive_count)
+def handling_order(messages: Sequence[T], count: Callable[[T], int] = receive_count) -> list[T]:
+    """Fresh messages first, the most often received last (stable within a count). `count`:
+    a message's receive count (queue messages by default; an event source mapping's records
+    carry theirs elsewhere)."""
+    return sorted(messages, key=count)
 
 
 def retry_backoff_s(count: int, visibility_timeout: int) -> int:
@@ -121,19 +123,10 @@ class Batch:
         routing_function: Any,
         context: Any,
     ) -> None:
-        handled = handling.handle(
-            self.config,
-            user_handler,
-            routing_function,
-            message["MessageId"],
-            partial(parse_envelope, message["Body"]),
-            context,
+        handled = handling.handle_message(
+            self.config, user_handler, routing_function, message["MessageId"], message["Body"],
+            receive_count(message), context,
         )
-        reason = settle.last_attempt_reason(
-            handled, receive_count(message), self.config.own.max_receive_count
-        )
-        if reason is not None:
-            handled.outcome, handled.reason = Outcome.DEAD_LETTERED, reason
         with self._lock:
             if message["MessageId"] == self.given_up:  # dead-lettered meanwhile: nothing to do
                 return

@@ -1,5 +1,5 @@
-"""Coordinator chains, the pure decisions: which chains the schedule restarts, and whether a chain
-instance carries on.
+"""Coordinator chains, the pure decisions: which chains the schedule restarts, whether a chain
+instance carries on, and when a chain stops because the application is idle.
 
 Each chain i (0 <= i < coordinator.concurrency) is a lineage of generations: an instance re-invokes
 itself with generation + 1. Its heartbeat (SSM parameter per chain) records lineage, generation,
@@ -8,13 +8,27 @@ chain the newer always wins and the older exits on its next start: the number of
 only converge down to `concurrency`, never ratchet up. Duplicate deliveries of one generation
 (Lambda async retries) are caught twice: at start (a heartbeat of the same lineage at this
 generation or later exists) and before re-invoking (the last heartbeat writer owns the chain).
+
+Idle. The heartbeat also carries `last_busy`, when a generation of this lineage last saw work
+(messages queued, received or delayed in the queue of a component the coordinator starts, or
+an invocation in flight): a new lineage starts counting at its own start. A generation that
+finds `idle_after` seconds passed since then (`goes_idle`) writes its heartbeat once more with
+`idle` set, after the same owner check as a re-invoke, and ends its lineage there: no chain
+sleeps inside Lambda while there is nothing to do. The schedule takes an idle chain for a down
+one (`chains_to_restart`), but restarts a down chain that has run before only when there is
+work (`chains_to_wake`; a fresh deployment's chains start at once), always as a new lineage
+with its heartbeat written first: so waking keeps both guarantees (a second schedule event
+sees the fresh heartbeat; a late instance of the idle lineage meets a newer lineage). A chain
+that died is replaced as before when there is work (`replaced_within_s`); without work it is
+as good as idle. `idle_after` 0 never stops a chain, and the schedule then restarts a stale
+chain whether or not there is work.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 # A live chain writes its heartbeat every min_interval (a generation starts, works, sleeps out the
@@ -35,6 +49,8 @@ class Heartbeat(NamedTuple):
     generation: int
     timestamp: float
     instance: str
+    last_busy: float = 0.0  # when this lineage last saw work (see the module's docstring)
+    idle: bool = False  # the lineage ended: nothing to do for idle_after seconds
 
     def to_json(self) -> str:
         return json.dumps(
@@ -43,6 +59,8 @@ class Heartbeat(NamedTuple):
                 "generation": self.generation,
                 "timestamp": self.timestamp,
                 "instance": self.instance,
+                "last_busy": self.last_busy,
+                "idle": self.idle,
             },
             separators=(",", ":"),
         )
@@ -54,11 +72,14 @@ class Heartbeat(NamedTuple):
             return None
         try:
             data: Any = json.loads(value)
+            timestamp = float(data["timestamp"])
             return cls(
                 str(data["lineage"]),
                 int(data["generation"]),
-                float(data["timestamp"]),
+                timestamp,
                 str(data.get("instance", "")),
+                float(data.get("last_busy", timestamp)),
+                data.get("idle") is True,
             )
         except (ValueError, TypeError, KeyError):
             return None
@@ -81,11 +102,64 @@ def replaced_within_s(min_interval: int) -> float:
 def chains_to_restart(
     heartbeats: Mapping[int, Heartbeat | None], concurrency: int, now: float, stale_after: float
 ) -> list[int]:
+    """The chains that are down: no heartbeat, a stale one, or an idle one."""
     return [
         i
         for i in range(concurrency)
-        if (hb := heartbeats.get(i)) is None or now - hb.timestamp > stale_after
+        if (hb := heartbeats.get(i)) is None or hb.idle or now - hb.timestamp > stale_after
     ]
+
+
+def work_check_needed(
+    heartbeats: Mapping[int, Heartbeat | None], down: Sequence[int], idle_after: int, paused: bool
+) -> bool:
+    """Whether the schedule must read the queues: only when a chain that has run is down and
+    would be woken if there were work. Otherwise it answers from the heartbeats (one
+    GetParameters) alone."""
+    ran = any(heartbeats.get(i) is not None for i in down)
+    return ran and idle_after > 0 and not paused
+
+
+def chains_to_wake(
+    heartbeats: Mapping[int, Heartbeat | None],
+    down: Sequence[int],
+    idle_after: int,
+    paused: bool,
+    has_work: bool,
+) -> list[int]:
+    """Which down chains the schedule restarts: with work, every one; without, only those that
+    never ran (a fresh deployment starts its chains, which stop after idle_after if nothing
+    comes). While paused none (a woken chain would only wait: after `lcbuild resume` the next
+    tick wakes them). With idle_after 0 (chains never stop) every down chain, work or not."""
+    if idle_after == 0:
+        return list(down)
+    if paused:
+        return []
+    return [i for i in down if has_work or heartbeats.get(i) is None]
+
+
+def last_busy_before(heartbeat: Heartbeat | None, lineage: str, started: float) -> float:
+    """When the application was last busy as this lineage knows it: carried from generation to
+    generation (and from the schedule's start heartbeat); a lineage taking over starts at its
+    own start."""
+    if heartbeat is not None and heartbeat.lineage == lineage:
+        return heartbeat.last_busy
+    return started
+
+
+def goes_idle(last_busy: float, now: float, idle_after: int) -> bool:
+    """Whether the generation ends its lineage instead of invoking the next one."""
+    return idle_after > 0 and now - last_busy >= idle_after
+
+
+def state(heartbeat: Heartbeat | None, now: float, min_interval: int) -> str:
+    """What a chain's heartbeat says: `running`, `idle` (stopped with nothing to do; the
+    schedule wakes it), `stale` (died: the schedule replaces it) or `missing`."""
+    if heartbeat is None:
+        return "missing"
+    if heartbeat.idle:
+        return "idle"
+    return "stale" if now - heartbeat.timestamp > stale_after_s(min_interval) else "running"
 
 
 def should_start(

@@ -59,10 +59,12 @@ class Routing:
 
 # How a message component's invocations are started (`dispatch` in the definition):
 # push: the coordinator's generations, and whoever sends to its queue when a slot is free
-# (`push`); coordinator: the coordinator's generations only.
+# (`push`); coordinator: the coordinator's generations only; native: Lambda's own SQS event
+# source mapping (the coordinator leaves the component alone).
 PUSH = "push"
 COORDINATOR = "coordinator"
-DISPATCH_KINDS = (PUSH, COORDINATOR)
+NATIVE = "native"
+DISPATCH_KINDS = (PUSH, COORDINATOR, NATIVE)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class ComponentConfig:
     def push(self) -> bool:
         """Whether senders to this component's queue start it themselves (see `push`)."""
         return self.type == EVENT_FROM_MESSAGE and self.dispatch == PUSH
+
+    @property
+    def native(self) -> bool:
+        """Whether an SQS event source mapping starts this component (the coordinator does not)."""
+        return self.type == EVENT_FROM_MESSAGE and self.dispatch == NATIVE
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -140,6 +147,12 @@ class CoordinatorConfig:
     max_api_concurrency: int = _setting(10, 1, 100)  # AWS calls in flight per coordinator
     max_invocations: int = _setting(20, 1, 1000)  # per coordinator/invoker before fanning out
     min_interval: int = _setting(10, 1, 600)  # seconds between coordinator generations
+    # Seconds between looks at the entry queues while a generation waits for the next (0: off).
+    entry_watch: int = _setting(1, 0, 60)
+    # Seconds with nothing to do (no message queued, received or delayed, nothing in flight)
+    # before a chain stops; the every-minute schedule wakes it when work comes (`chains`).
+    # 0: chains never stop.
+    idle_after: int = _setting(300, 0, 86400)
     memory: int = _setting(256, 128, 10240, in_image=False)  # MiB
     # A chain generation sleeps up to min_interval, then re-invokes itself.
     timeout: int = _setting(300, 1, 900, in_image=False)  # seconds

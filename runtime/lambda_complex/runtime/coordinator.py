@@ -1,76 +1,81 @@
 """The coordinator (CMD `lambda_complex.runtime.coordinator.handler`): starts message components
 without exceeding their concurrency limits.
 
-`plan` is pure. The I/O edge reads backlogs and in-flight counts (at most max_api_concurrency calls
-at once), the pause switch and the chain heartbeat, dispatches through `invoker.fan_out`, then
-re-invokes the chain's next generation. Events (`protocol`): a chain event runs one generation;
-anything else (the every-minute schedule input) restarts chains whose heartbeat is stale.
+What to start is decided by `planning`, whether a chain carries on by `chains` (both pure).
+This is the I/O edge: it reads backlogs and in-flight counts (at most max_api_concurrency calls
+at once), the pause switch and the chain heartbeat, dispatches through `invoker.fan_out`, waits
+out min_interval watching the entry queues (`coordinator.entry_watch`), then re-invokes the
+chain's next generation, or ends the chain when the application has been idle for `idle_after`.
+Events
+(`protocol`): a chain event runs one generation; anything else (the every-minute schedule input)
+restarts chains that are down (stale, or idle while work has come).
+
+Components with `dispatch: native` are not the coordinator's: Lambda's SQS event source mapping
+polls their queues and starts them, so neither the plan, the status reads nor the idle decision
+look at them. Every log line a coordinator invocation ends with carries `calls`, the AWS calls
+it made per service (what an idle application costs, `bench/idle.py`).
 """
 
 from __future__ import annotations
 
 import json
-import math
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from . import chains, control, inflight, invoker, log, names, resources
 from . import config as config_mod
-from .config import EVENT_FROM_MESSAGE, RuntimeConfig
+from .config import RuntimeConfig
+from .planning import (
+    Status,
+    coordinated,
+    entry_components,
+    has_work,
+    plan,
+    pushed_components,
+    watch_plan,
+    watch_steps,
+)
 from .protocol import ChainEvent, is_chain_event
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 # Time kept free at the end of a generation for the heartbeat check and the self-invoke.
 END_MARGIN_S = 5.0
 START_ATTEMPTS = 3  # of the next generation's Invoke
 
 
-class Status(NamedTuple):
-    backlog: int  # visible messages in the input queue
-    in_flight: int  # running invocations (lease queue)
+_QUEUE_COUNTS: tuple[QueueAttributeNameType, ...] = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
 
 
-def share(free: int, chain: int, chains_count: int) -> int:
-    """Chain `chain`'s part of `free`: parts sum to `free` exactly over all chains."""
-    return free // chains_count + (1 if chain < free % chains_count else 0)
-
-
-def plan(
-    status: Mapping[str, Status], config: RuntimeConfig, chain: int, chains_count: int
-) -> dict[str, int]:
-    """Invocations per component for this chain. Never more than the chain's share of
-    min(max_concurrency - in_flight, ceil(backlog / batch_size)): split that way, all chains
-    together never exceed the free slots (shares rounded up each would overshoot them)."""
-    counts: dict[str, int] = {}
-    if not 0 <= chain < chains_count:
-        return counts
-    for name, component in sorted(config.components.items()):
-        current = status.get(name)
-        if component.type != EVENT_FROM_MESSAGE or current is None:
-            continue
-        free = max(0, component.max_concurrency - current.in_flight)
-        wanted = math.ceil(max(0, current.backlog) / max(1, component.batch_size))
-        n = share(min(free, wanted), chain, chains_count)
-        if n > 0:
-            counts[name] = n
-    return counts
-
-
-def _backlog(app: str, component: str) -> int:
+def _queue_counts(app: str, component: str) -> tuple[int, int]:
+    """(backlog, held) of a component's input queue, in one call."""
     url = resources.queue_url(names.queue_name(app, component))
     attributes = resources.sqs().get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        QueueUrl=url, AttributeNames=list(_QUEUE_COUNTS)
     )["Attributes"]
-    return int(attributes.get("ApproximateNumberOfMessages", 0))
+    visible, not_visible, delayed = (int(attributes.get(a, 0)) for a in _QUEUE_COUNTS)
+    return visible, not_visible + delayed
 
 
-def read_status(config: RuntimeConfig) -> dict[str, Status]:
-    """Backlog of every message component; in-flight only where there is backlog (saves calls)."""
-    components = sorted(n for n, c in config.components.items() if c.type == EVENT_FROM_MESSAGE)
+def read_status(
+    config: RuntimeConfig, components: list[str] | None = None
+) -> dict[str, Status]:
+    """Backlog and held messages of every coordinated component (or of `components`); in-flight
+    only where there is backlog (saves calls). A component whose counts could not be read is
+    left out."""
+    components = coordinated(config) if components is None else components
     workers = max(1, min(config.coordinator.max_api_concurrency, len(components) or 1))
 
-    def safe(fn: Callable[[str, str], int], name: str) -> int | None:
+    def safe(fn: Callable[[str, str], Any], name: str) -> Any:
         try:
             return fn(config.app, name)
         except Exception as e:  # a missing queue must not stop the other components
@@ -81,20 +86,48 @@ def read_status(config: RuntimeConfig) -> dict[str, Status]:
             return None
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        backlog_list = list(pool.map(lambda n: safe(_backlog, n), components))
-        backlogs = dict(zip(components, backlog_list, strict=True))
-        busy = [n for n in components if backlogs[n]]
+        queue_list = list(pool.map(lambda n: safe(_queue_counts, n), components))
+        queues: dict[str, tuple[int, int] | None] = dict(zip(components, queue_list, strict=True))
+        busy = [n for n in components if (q := queues[n]) is not None and q[0]]
         counts = list(pool.map(lambda n: safe(inflight.count, n), busy))
         in_flight = dict(zip(busy, counts, strict=True))
     status: dict[str, Status] = {}
     for name in components:
-        backlog = backlogs[name]
-        if backlog is None:
+        found = queues[name]
+        if found is None:
             continue
         count = in_flight.get(name, 0)
         if count is not None:
-            status[name] = Status(backlog, count)
+            status[name] = Status(found[0], count, found[1])
     return status
+
+
+class CallCounter:
+    """AWS calls made through this container's clients, per service: botocore's `before-call`
+    event fires once per API call (its retries not counted again)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def watch(self, *clients: Any) -> None:
+        """Count the calls of these clients (again for the same client: no effect)."""
+        for client in clients:
+            client.meta.events.register("before-call", self._count, unique_id="lc-call-count")
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self._counts[str(model.service_model.service_name)] += 1
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._counts)
+
+    def since(self, before: Counter[str]) -> dict[str, int]:
+        return dict(sorted((self.snapshot() - before).items()))
+
+
+calls = CallCounter()
 
 
 def read_parameters(parameter_names: list[str]) -> dict[str, str]:
@@ -146,64 +179,163 @@ def run_generation(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
+    """One generation: read the status (unless paused), write the heartbeat, dispatch, then
+    either end the chain (idle for idle_after) or sleep out min_interval and invoke the next.
+    The heartbeat is written after the status read so that it carries `last_busy`: one
+    PutParameter per generation, as before."""
+    before = _counting()
     chain, generation, lineage = ChainEvent.from_event(event)
     coordinator = config.coordinator
     started = clock()
     control_name = names.control_parameter_name(config.app)
     chain_name = names.chain_parameter_name(config.app, chain)
     values = read_parameters([control_name, chain_name])
-    begin, why = chains.should_start(
-        chain,
-        lineage,
-        generation,
-        chains.Heartbeat.parse(values.get(chain_name)),
-        coordinator.concurrency,
-    )
+    previous = chains.Heartbeat.parse(values.get(chain_name))
+    begin, why = chains.should_start(chain, lineage, generation, previous, coordinator.concurrency)
     summary: dict[str, Any] = {"chain": chain, "generation": generation, "lineage": lineage}
     if not begin:
-        log.emit("chain_exit", reason=why, **summary)
-        return {**summary, "continued": False, "reason": why}
-    mine = chains.Heartbeat(lineage, generation, started, str(context.aws_request_id))
-    write_heartbeat(config.app, chain, mine)
-
+        return _end(summary, before, continued=False, reason=why, event="chain_exit")
+    last_busy = chains.last_busy_before(previous, lineage, started)
     paused = control.value_means_paused(values.get(control_name))
-    counts: dict[str, int] = {}
+    status: dict[str, Status] | None = None
     if not paused:
         try:
-            counts = plan(read_status(config), config, chain, coordinator.concurrency)
-            summary["dispatch"] = invoker.fan_out(config, sorted(counts.items()))
+            status = read_status(config)
         except Exception as e:  # a transient fault costs this generation's dispatch, not the chain
-            summary["error"] = f"{type(e).__name__}: {e}"
-            log.emit("generation_failed", **summary)
+            _failed(summary, e)
+    # Busy now? Nothing is read while paused: a paused application counts as idle.
+    if status is not None and has_work(status, config):
+        last_busy = started
+    mine = chains.Heartbeat(lineage, generation, started, str(context.aws_request_id), last_busy)
+    write_heartbeat(config.app, chain, mine)
+    counts: dict[str, int] = {}
+    if status is not None:
+        _seed_pools(config)
+        try:
+            counts = plan(status, config, chain, coordinator.concurrency)
+            summary["dispatch"] = invoker.fan_out(config, sorted(counts.items()))
+        except Exception as e:
+            _failed(summary, e)
     summary.update(paused=paused, planned=counts)
 
-    remaining = context.get_remaining_time_in_millis() / 1000 - END_MARGIN_S
-    sleep(chains.sleep_before_next(started, clock(), coordinator.min_interval, remaining))
+    idle = chains.goes_idle(last_busy, clock(), coordinator.idle_after)
+    if not idle:
+        remaining = context.get_remaining_time_in_millis() / 1000 - END_MARGIN_S
+        wait = chains.sleep_before_next(started, clock(), coordinator.min_interval, remaining)
+        watched = _wait_watching(config, chain, wait, sleep, paused)
+        if watched:
+            summary["entry_watch"] = watched
     current = chains.Heartbeat.parse(read_parameters([chain_name]).get(chain_name))
     if not chains.still_owner(mine, current):
-        log.emit("chain_exit", reason="another instance owns the chain", **summary)
-        return {**summary, "continued": False, "reason": "another instance owns the chain"}
+        return _end(summary, before, continued=False, reason="another instance owns the chain",
+                    event="chain_exit")
+    if idle:
+        write_heartbeat(config.app, chain, mine._replace(timestamp=clock(), idle=True))
+        return _end(summary, before, continued=False, event="chain_idle",
+                    reason=f"nothing to do for {coordinator.idle_after} s")
     _continue_chain(config.app, chain, generation + 1, lineage, sleep)
-    log.emit("chain_generation", **summary)
-    return {**summary, "continued": True}
+    return _end(summary, before, continued=True, event="chain_generation")
+
+
+# Lease pools this container has seeded (a pool recreated by a deploy comes with a new image
+# version, so with new containers): one GetQueueAttributes per pushed component per container.
+_seeded: set[tuple[str, str]] = set()
+
+
+def _seed_pools(config: RuntimeConfig) -> None:
+    for name in pushed_components(config):
+        key = (config.version, name)
+        if key in _seeded:
+            continue
+        try:
+            added = inflight.seed(config.app, name, config.components[name].max_concurrency)
+        except Exception as e:  # the next generation tries again; `take` tops up meanwhile
+            log.emit("lease_seed_failed", component=name, error=f"{type(e).__name__}: {e}")
+            continue
+        _seeded.add(key)
+        if added:
+            log.emit("leases_seeded", component=name, added=added)
+
+
+def _wait_watching(
+    config: RuntimeConfig, chain: int, wait_s: float, sleep: Callable[[float], None], paused: bool
+) -> dict[str, int]:
+    """Sleep out the wait between generations; meanwhile chain 0 looks at the entry queues every
+    `entry_watch` seconds (one GetQueueAttributes each) and starts what finds backlog and a free
+    slot, so an input from outside waits about entry_watch / 2 instead of min_interval / 2.
+    The exact lease pool keeps these starts within the limit, as the generation's own.
+    Returns the invocations started, per component."""
+    entries = entry_components(config) if chain == 0 and not paused else []
+    interval = config.coordinator.entry_watch if entries else 0
+    started: dict[str, int] = {}
+    steps = watch_steps(wait_s, interval)
+    for i, step in enumerate(steps):
+        sleep(step)
+        if interval <= 0 or i == len(steps) - 1:
+            continue
+        try:
+            counts = watch_plan(read_status(config, entries), config)
+            if counts:
+                invoker.fan_out(config, sorted(counts.items()))
+                for name, n in counts.items():
+                    started[name] = started.get(name, 0) + n
+        except Exception as e:  # the next generation reads and dispatches anyway
+            log.emit("entry_watch_failed", error=f"{type(e).__name__}: {e}")
+    return started
+
+
+def _failed(summary: dict[str, Any], error: Exception) -> None:
+    summary["error"] = f"{type(error).__name__}: {error}"
+    log.emit("generation_failed", **summary)
+
+
+def _counting() -> Counter[str]:
+    """Start counting an invocation's calls: the counts to take the difference from."""
+    calls.watch(resources.ssm(), resources.sqs(), resources.lambda_client())
+    return calls.snapshot()
+
+
+def _end(
+    summary: dict[str, Any], before: Counter[str], *, continued: bool, event: str, reason: str = ""
+) -> dict[str, Any]:
+    """The invocation's last log line, which is also its result."""
+    result = {**summary, "continued": continued, **({"reason": reason} if reason else {})}
+    result["calls"] = calls.since(before)
+    log.emit(event, **result)
+    return result
 
 
 def run_schedule(config: RuntimeConfig, clock: Callable[[], float] = time.time) -> dict[str, Any]:
-    """Restart chains whose heartbeat is missing or stale. The new lineage's heartbeat is written
-    first, so a second schedule event (EventBridge delivers at least once) sees it fresh."""
+    """Restart chains that are down (`chains.chains_to_restart`) when there is work
+    (`chains.chains_to_wake`). Heartbeats and the pause switch come in one GetParameters; the
+    queues are read only when a chain is down, so with every chain running, or idle with
+    nothing to do, the schedule costs that one call (and one status read per coordinated
+    component when a chain is down). The new lineage's heartbeat is written first, so a second
+    schedule event (EventBridge delivers at least once) sees it fresh."""
+    before = _counting()
     now = clock()
-    concurrency = config.coordinator.concurrency
+    coordinator = config.coordinator
+    concurrency = coordinator.concurrency
     parameter = {i: names.chain_parameter_name(config.app, i) for i in range(concurrency)}
-    values = read_parameters(list(parameter.values()))
+    control_name = names.control_parameter_name(config.app)
+    values = read_parameters([control_name, *parameter.values()])
     heartbeats = {i: chains.Heartbeat.parse(values.get(p)) for i, p in parameter.items()}
-    stale_after = chains.stale_after_s(config.coordinator.min_interval)
-    restart = chains.chains_to_restart(heartbeats, concurrency, now, stale_after)
+    stale_after = chains.stale_after_s(coordinator.min_interval)
+    down = chains.chains_to_restart(heartbeats, concurrency, now, stale_after)
+    paused = control.value_means_paused(values.get(control_name))
+    work = False
+    if chains.work_check_needed(heartbeats, down, coordinator.idle_after, paused):
+        work = has_work(read_status(config), config)
+    restart = chains.chains_to_wake(heartbeats, down, coordinator.idle_after, paused, work)
     for i in restart:
         lineage = chains.new_lineage(now)
-        write_heartbeat(config.app, i, chains.Heartbeat(lineage, chains.SCHEDULED, now, "schedule"))
+        write_heartbeat(
+            config.app, i, chains.Heartbeat(lineage, chains.SCHEDULED, now, "schedule", now)
+        )
         start_chain(config.app, i, 0, lineage)
-    log.emit("schedule", restarted=restart)
-    return {"restarted": restart}
+    result = {"restarted": restart, "down": down, "work": work, "calls": calls.since(before)}
+    log.emit("schedule", **result)
+    return result
 
 
 _config: config_mod.RuntimeConfig | None = None
@@ -221,4 +353,5 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 def reset() -> None:
     global _config
     _config = None
+    _seeded.clear()
     invoker.reset()

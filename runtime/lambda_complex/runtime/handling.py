@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from . import delivery, routing
+from . import delivery, routing, settle
 from .config import RuntimeConfig
-from .protocol import Envelope, EnvelopeError, Outcome, PermanentError
+from .protocol import Envelope, EnvelopeError, Outcome, PermanentError, parse_envelope
 
 UserHandler = Callable[[Any, Any], Any]
 
@@ -82,6 +83,26 @@ def handle(
         handled = _handle(config, user_handler, routing_function, key, current, context)
         handled.trace_id, handled.hops = current.trace_id, current.hops
     handled.duration_ms = (time.perf_counter() - start) * 1000
+    return handled
+
+
+def handle_message(
+    config: RuntimeConfig,
+    user_handler: UserHandler,
+    routing_function: routing.RoutingFunction | None,
+    key: str,
+    body: str,
+    receive_count: int,
+    context: Any,
+) -> Handled:
+    """One queue message on its `receive_count`-th receive (taken by the queue loop or given by
+    an event source mapping): as `handle`, and a failure on the last allowed receive is due for
+    the dead-letter queue at once, with its reason (`settle.last_attempt_reason`)."""
+    handled = handle(config, user_handler, routing_function, key, partial(parse_envelope, body),
+                     context)
+    reason = settle.last_attempt_reason(handled, receive_count, config.own.max_receive_count)
+    if reason is not None:
+        handled.outcome, handled.reason = Outcome.DEAD_LETTERED, reason
     return handled
 
 

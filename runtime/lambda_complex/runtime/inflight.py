@@ -15,7 +15,8 @@ the timeout passes, which frees the slot. Only SQS is involved: no table, no cou
 The pool holds exactly `max_concurrency` tokens, so that a token received is a free slot: push
 dispatch (`push`) takes one with `take_free` and never adds any. Whoever starts invocations for
 the coordinator (`take`) tops the pool up to the limit when it finds too few tokens visible and
-too few in all (a fresh pool, or tokens past the queue's retention period); SQS's counts are
+too few in all (a fresh pool, or tokens past the queue's retention period), and the coordinator
+seeds the pools of pushed components once per container (`seed`); SQS's counts are
 approximate, so a pool may briefly hold one too many: the function's reserved concurrency stays
 the hard limit. Lowering the limit leaves surplus tokens until the pool's queue is recreated;
 reserved concurrency holds the new limit meanwhile.
@@ -78,20 +79,32 @@ def take(app: str, component: str, n: int, timeout_s: int, limit: int) -> list[s
         url = _url(app, component)
         taken: list[str | None] = list(_receive(url, n, visibility, wait=0))
         if len(taken) < n:
-            visible, invisible = _sizes(url)
-            short = limit - visible - invisible
-            for start in range(0, short, SQS_BATCH):
-                entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                    {"Id": str(i), "MessageBody": "lease"}
-                    for i in range(start, min(short, start + SQS_BATCH))
-                ]
-                resources.sqs().send_message_batch(QueueUrl=url, Entries=entries)
+            visible, short = _top_up(url, limit)
             if short > 0 or visible > 0:  # a short poll may miss visible tokens: look again
                 taken += _receive(url, n - len(taken), visibility, wait=1)
         return taken
     except Exception as e:
         log.emit("lease_failed", component=component, error=str(e))
         return [None] * n
+
+
+def _top_up(url: str, limit: int) -> tuple[int, int]:
+    """Add the tokens a pool lacks to hold `limit` in all: (tokens visible before, added)."""
+    visible, invisible = _sizes(url)
+    short = limit - visible - invisible
+    for start in range(0, short, SQS_BATCH):
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i), "MessageBody": "lease"}
+            for i in range(start, min(short, start + SQS_BATCH))
+        ]
+        resources.sqs().send_message_batch(QueueUrl=url, Entries=entries)
+    return visible, max(0, short)
+
+
+def seed(app: str, component: str, limit: int) -> int:
+    """Fill a pool up to `limit` tokens before anyone takes from it, so that the first pushes to
+    a component find its free slots (`take_free` never adds tokens). Returns the tokens added."""
+    return _top_up(_url(app, component), limit)[1]
 
 
 def take_free(app: str, component: str, timeout_s: int) -> str | None:

@@ -34,6 +34,17 @@ The messages:
   the schedule (restart stale chains), so EventBridge's default "Scheduled Event" works too.
 - **invoker event** (`InvokerEvent`), a share of a fan-out handed to a child invoker:
   `{"invocations": [{"component", "count"}, ...]}`.
+- **SQS event** (`is_sqs_event`, `sqs_records`), what Lambda's SQS event source mapping invokes a
+  `dispatch: native` component with: `{"Records": [{"messageId", "receiptHandle", "body",
+  "attributes": {"ApproximateReceiveCount", ...}, "messageAttributes", "md5OfBody",
+  "eventSource": "aws:sqs", "eventSourceARN", "awsRegion"}, ...]}`, up to the mapping's batch
+  size; each body is an envelope. Written by AWS, so unversioned; the wrapper reads `messageId`,
+  `body` and the receive count only.
+  https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+- **batch response** (`batch_response`), the wrapper's answer to an SQS event (the mapping has
+  `FunctionResponseTypes: [ReportBatchItemFailures]`): `{"batchItemFailures": [{"itemIdentifier":
+  messageId}, ...]}`, naming the records that must come back; Lambda deletes the others.
+  https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting
 - **local invoke event** (`local_invoke_event`), `lcbuild local invoke`'s direct input:
   `{"lc_local_invoke": {"body": "<one input as JSON text>"}}`, honoured only with dry routing on.
 - **message log line** (`MessageLine`), one per input an invocation settled, the line monitoring
@@ -53,7 +64,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -223,6 +234,57 @@ class InvokerEvent(NamedTuple):
         items = event.get("invocations", []) if isinstance(event, dict) else []
         return cls([(str(i["component"]), int(i["count"])) for i in items
                     if int(i.get("count", 0)) > 0])
+
+
+SQS_EVENT_SOURCE = "aws:sqs"
+RECORDS_KEY = "Records"
+BATCH_ITEM_FAILURES_KEY = "batchItemFailures"
+ITEM_IDENTIFIER_KEY = "itemIdentifier"
+RECEIVE_COUNT_ATTRIBUTE = "ApproximateReceiveCount"
+
+
+class SqsRecord(NamedTuple):
+    """What the wrapper reads of one record of an SQS event."""
+
+    message_id: str
+    body: str
+    receive_count: int  # 1 on the first receive
+    receipt_handle: str = ""  # "" when the record has none (then its visibility stays as it is)
+
+
+def _is_sqs_record(record: Any) -> bool:
+    return (isinstance(record, dict) and record.get("eventSource") == SQS_EVENT_SOURCE
+            and isinstance(record.get("messageId"), str) and bool(record["messageId"]))
+
+
+def is_sqs_event(event: Any) -> bool:
+    """An SQS event source mapping's batch: records, every one from SQS with a message id."""
+    records = event.get(RECORDS_KEY) if isinstance(event, dict) else None
+    return isinstance(records, list) and bool(records) and all(map(_is_sqs_record, records))
+
+
+def sqs_record(record: Mapping[str, Any]) -> SqsRecord:
+    """One record of an SQS event (`is_sqs_event`). A body that is not a string reads as "",
+    which is no envelope; a missing or unreadable receive count as the first receive."""
+    body = record.get("body")
+    attributes = record.get("attributes")
+    count = attributes.get(RECEIVE_COUNT_ATTRIBUTE) if isinstance(attributes, dict) else None
+    try:
+        receive_count = max(1, int(count)) if count is not None else 1
+    except (TypeError, ValueError):
+        receive_count = 1
+    receipt = record.get("receiptHandle")
+    return SqsRecord(str(record["messageId"]), body if isinstance(body, str) else "",
+                     receive_count, receipt if isinstance(receipt, str) else "")
+
+
+def sqs_records(event: Mapping[str, Any]) -> list[SqsRecord]:
+    return [sqs_record(r) for r in event[RECORDS_KEY]]
+
+
+def batch_response(failed: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    """The answer to an SQS event: the message ids of the records that must come back."""
+    return {BATCH_ITEM_FAILURES_KEY: [{ITEM_IDENTIFIER_KEY: key} for key in failed]}
 
 
 LOCAL_INVOKE_KEY = "lc_local_invoke"

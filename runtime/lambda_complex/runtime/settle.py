@@ -3,8 +3,9 @@
 Once its handler has run, an input is settled: its results are delivered (SendMessageBatch to
 queues, asynchronous Invoke of invocation components) or it goes to its component's dead-letter
 queue, and then, for a queue message, it is deleted. The edges make those calls (`batch` for the
-messages of an `event_from_message` invocation, `wrapper` for an `event_from_invocation` event);
-what to call, and what the answers mean, is decided here from data alone:
+messages of an `event_from_message` invocation, `records` for an event source mapping's batch,
+whose deletes Lambda makes, `wrapper` for an `event_from_invocation` event); what to call, and
+what the answers mean, is decided here from data alone:
 
 - `outgoing`: the results to deliver (of inputs that succeeded, or whose failure a routing
   function diverted); `letters`: the inputs to dead-letter, with their reasons;
@@ -141,10 +142,22 @@ def outlived(component: str, key: str, count: int, max_receive_count: int
     would arrive in the dead-letter queue with none."""
     if count < max_receive_count:
         return None
-    reason = (f"handler still running when the invocation's time ran out "
-              f"(receive {count} of {max_receive_count})")
+    reason = _outlived_reason(count, max_receive_count)
     return reason, MessageLine(component, None, key, Outcome.DEAD_LETTERED, 0.0, reason,
                                handler_called=True, failed=True)
+
+
+def still_running(component: str, key: str, count: int, max_receive_count: int) -> MessageLine:
+    """The line of a message left for redelivery because its handler was still running as the
+    invocation's time ran out (an event source mapping's record, reported back)."""
+    return MessageLine(component, None, key, Outcome.FAILED, 0.0,
+                       _outlived_reason(count, max_receive_count),
+                       handler_called=True, failed=True)
+
+
+def _outlived_reason(count: int, max_receive_count: int) -> str:
+    return (f"handler still running when the invocation's time ran out "
+            f"(receive {count} of {max_receive_count})")
 
 
 def last_attempt_reason(handled: Handled[object], count: int, max_receive_count: int) -> str | None:

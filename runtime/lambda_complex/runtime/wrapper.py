@@ -15,13 +15,14 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from . import config as config_mod
-from . import consume, delivery, handling, log, push, resources, routing, settle
+from . import consume, delivery, handling, log, push, records, resources, routing, settle
 from .config import EVENT_FROM_MESSAGE, RuntimeConfig
 from .protocol import (
     Envelope,
     Nudge,
     Outcome,
     envelope_from_event,
+    is_sqs_event,
     local_invoke_body,
     parse_envelope,
 )
@@ -87,6 +88,12 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if body is not None:
         return _local_invoke(loaded, body, context)
     if loaded.config.own.type == EVENT_FROM_MESSAGE:
+        if is_sqs_event(event):
+            # An event source mapping's batch (`dispatch: native`); taken whatever the
+            # component's dispatch says, so a mapping still enabled during a switchover of
+            # dispatch kinds loses nothing.
+            return records.run(loaded.config, loaded.handler, loaded.routing_function,
+                               context, event)
         # The event is only a nudge (with the invocation's lease, if one was taken): the work
         # is in the queue.
         lease = Nudge.from_event(event).lease

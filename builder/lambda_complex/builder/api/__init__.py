@@ -13,9 +13,9 @@ contract in the root pyproject keeps it so).
 
 By what they are about: `definition` (load, validate, graph, init), `artifacts` (build the
 images, render the templates), `deployment` (doctor, plan, deploy), `operations` (status,
-pause, resume, redrive, trace, on AWS or on a local run), `local_run` (run, deploy to and invoke
-on this machine). boto3 and the Docker SDK are imported by the functions that use them, never
-with the API: `lcbuild --help` loads neither.
+pause, resume, redrive, trace, on AWS or on a local run), `watch` (status redrawn in place),
+`local_run` (run, deploy to and invoke on this machine). boto3 and the Docker SDK are imported
+by the functions that use them, never with the API: `lcbuild --help` loads neither.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from lambda_complex.builder.api.artifacts import BASE_IMAGE_ENV, RENDER_DIR, bui
 from lambda_complex.builder.api.definition import (
     DEFAULT_FILE,
     GRAPH_FORMATS,
+    IMAGE_FORMATS,
     graph,
+    graph_image,
     init,
     load,
     validate,
@@ -52,6 +54,7 @@ from lambda_complex.builder.api.local_run import (
 from lambda_complex.builder.api.operations import (
     connect,
     pause,
+    pause_text,
     redrive,
     resume,
     status,
@@ -59,6 +62,7 @@ from lambda_complex.builder.api.operations import (
     trace,
     trace_text,
 )
+from lambda_complex.builder.api.watch import live_screen, status_lines
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.local.run.files import START_HINT as LOCAL_RUN_HINT
 
@@ -74,12 +78,14 @@ if TYPE_CHECKING:  # the types of what the functions return, for annotations
     from lambda_complex.builder.local.run.testbed import Testbed
 
 __all__ = [
-    "BASE_IMAGE_ENV", "DEFAULT_FILE", "GRAPH_FORMATS", "LOCAL_RUN_HINT", "MODES", "RENDER_DIR",
+    "BASE_IMAGE_ENV", "DEFAULT_FILE", "GRAPH_FORMATS", "IMAGE_FORMATS", "LOCAL_RUN_HINT", "MODES",
+    "RENDER_DIR",
     "App", "BuildOptions", "BuildResult", "Check", "LiveView", "Mode", "Outcome", "Preview",
     "Redriven", "Status", "Step", "Testbed", "build", "connect", "default_local_mode", "deploy",
-    "deployer_policy", "doctor", "doctor_failures", "graph", "init", "invoke_once", "load",
-    "local_deploy", "pause", "plan", "plan_text", "redeploy_on_hangup", "redrive", "render",
-    "resume", "run_locally", "status", "status_text", "trace", "trace_text", "validate",
+    "deployer_policy", "doctor", "doctor_failures", "graph", "graph_image", "init",
+    "invoke_once", "live_screen", "load", "local_deploy", "pause", "pause_text", "plan",
+    "plan_text", "redeploy_on_hangup", "redrive", "render", "resume", "run_locally", "status",
+    "status_lines", "status_text", "trace", "trace_text", "validate",
 ]
 
 # Names whose modules import boto3 or the Docker SDK: looked up on first use (PEP 562).

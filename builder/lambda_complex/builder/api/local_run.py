@@ -32,14 +32,13 @@ MODES: tuple[Mode, ...] = ("container", "process")
 def default_local_mode(app_root: Path) -> Mode:
     """container when the build manifest exists and a Docker engine answers, else process."""
     from lambda_complex.builder.images import manifest
+    from lambda_complex.builder.local.lambda_service.engine_socket import Engine, EngineError
 
     if not manifest.path_for(app_root).is_file():
         return "process"
     try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-    except Exception:
+        Engine().ping()
+    except EngineError:
         return "process"
     return "container"
 
@@ -49,7 +48,8 @@ def run_locally(app_path: str | Path, mode: Mode = "process", **options: Any
                 ) -> Iterator[Testbed]:
     """The testbed of `lcbuild local run`: the emulator, the stack group deployed to it, the
     local Lambda service and the schedules, started on enter and stopped on exit. `options` as
-    `Testbed`'s (say, iam, time_scale, service_options). A deploy that fails is a UserError."""
+    `Testbed`'s (say, iam, timings, inputs, time_scale, service_options). A deploy that fails
+    is a UserError."""
     from lambda_complex.builder.local.aws.stack_group import DeployError
     from lambda_complex.builder.local.run.testbed import Testbed
 
@@ -61,19 +61,17 @@ def run_locally(app_path: str | Path, mode: Mode = "process", **options: Any
 
 
 class LiveView:
-    """The live table of a running testbed (queued, in flight, done, failed per component):
-    `update()` between two ticks, `close()` at the end."""
+    """The live table of a running testbed on a terminal (per component queued, in flight /
+    limit, done, failed, dead-lettered, last error), plain lines elsewhere: `update()` between
+    two ticks, `close()` at the end."""
 
     def __init__(self, bed: Testbed) -> None:
         from lambda_complex.builder.local.run import live_view
 
-        self._bed = bed
-        self._rows = live_view.rows
-        self._view = live_view.Progress()
+        self._view = live_view.RunView(bed)
 
     def update(self) -> None:
-        bed = self._bed
-        self._view.update(self._rows(bed.components, bed.queues(), bed.stats(), bed.logs.poll()))
+        self._view.update()
 
     def close(self) -> None:
         self._view.close()
@@ -137,32 +135,60 @@ def local_deploy(app: App, timeout: float = 600.0) -> None:
     raise UserError(f"the running local run did not apply the redeploy within {timeout:.0f} s")
 
 
-def invoke_once(app: App, component: str, event: Any, mode: Mode) -> Outcome:
+def invoke_once(app: App, component: str, event: Any, mode: Mode,
+                send_results: bool = False) -> Outcome:
     """Run `component` once on `event`, from its built image (container) or as a worker
-    (process): no deploy, no emulator, routing dry (the results are shown, not delivered)."""
-    from lambda_complex.builder.local.run.invoke_once import container_image, function_for, run
+    (process): no deploy, no emulator, routing dry (the results are shown, not delivered).
+    `send_results`: then send the routed results to their targets in the running `lcbuild
+    local run` of `app` (a UserError, before anything runs, when there is none)."""
+    from lambda_complex.builder.local.run import invoke_once as once
+
+    if send_results:
+        _running_run(app)
 
     launcher: Any
     if mode == "container":
-        fn = function_for(app, component, {component: container_image(app, component)})
+        fn = once.function_for(app, component, {component: once.container_image(app, component)})
         launcher = _container_launcher()
     else:
         from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
 
-        fn = function_for(app, component)
+        fn = once.function_for(app, component)
         launcher = ProcessLauncher()
-    return run(fn, component, event, launcher)
+    outcome = once.run(fn, component, event, launcher)
+    if not send_results:
+        return outcome
+    from lambda_complex.builder.api.operations import connect
+
+    return once.send_results(connect(app, local=True), app.name, outcome)
+
+
+def _running_run(app: App) -> None:
+    """A UserError unless a `lcbuild local run` of `app` is running (its endpoint file names
+    a live process)."""
+    from lambda_complex.builder.local.run import files
+
+    pid = files.read_endpoints(app).pid
+    try:
+        if pid is None:
+            raise ProcessLookupError
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise UserError(f"the `lcbuild local run` of {app.name} is gone (its endpoint file "
+                        f"{files.endpoint_path(app.root)} names no live process): "
+                        f"{files.START_HINT}") from None
+    except PermissionError:
+        pass  # alive, under another user
 
 
 def _container_launcher() -> Any:
     from lambda_complex.builder.local.lambda_service.containers import ContainerLauncher
+    from lambda_complex.builder.local.lambda_service.engine_socket import Engine, EngineError
 
     try:
-        import docker
-
-        client = docker.from_env(timeout=10)
-        client.ping()
-    except Exception as e:
+        engine = Engine()
+        engine.ping()
+    except EngineError as e:
         raise UserError(f"container mode needs a running Docker engine ({e}); "
                         "use --mode process") from None
-    return ContainerLauncher(client)
+    return ContainerLauncher(engine)

@@ -11,12 +11,13 @@ from lambda_complex.runtime.control import PAUSED, RUNNING
 
 if TYPE_CHECKING:
     from lambda_complex.builder.deploy.aws import Aws
+    from lambda_complex.builder.deploy.pause import Switched
     from lambda_complex.builder.deploy.redrive import Redriven
     from lambda_complex.builder.deploy.status import Status
     from lambda_complex.builder.deploy.trace import Step
 
-__all__ = ["connect", "pause", "redrive", "resume", "status", "status_text", "trace",
-           "trace_text"]
+__all__ = ["connect", "pause", "pause_text", "redrive", "resume", "status", "status_text",
+           "trace", "trace_text"]
 
 
 def connect(app: App, local: bool = False) -> Aws:
@@ -40,8 +41,9 @@ def connect(app: App, local: bool = False) -> Aws:
 
 
 def status(app: App, local: bool = False) -> Status:
-    """Per component: queue depth, in flight, dead-lettered, limit; coordinator chains alive,
-    last coordinator run; running, paused or deploying."""
+    """Per component: queue depth, in flight, dead-lettered, limit, dispatch kind and event
+    source mapping state; coordinator chains alive, last coordinator run; running, paused or
+    deploying."""
     from lambda_complex.builder.deploy.status import gather
 
     return gather(app, connect(app, local))
@@ -53,18 +55,27 @@ def status_text(result: Status) -> str:
     return format_text(result)
 
 
-def pause(app: App, local: bool = False) -> tuple[str, str]:
-    """Stop dispatching (the coordinator starts nothing; nothing is deleted): (before, after)."""
+def pause(app: App, local: bool = False) -> Switched:
+    """Stop dispatching (the coordinator starts nothing, the message components' event source
+    mappings are disabled; nothing is deleted): the control value before and after, and what
+    happened to each mapping."""
     from lambda_complex.builder.deploy.pause import set_state
 
     return set_state(app, connect(app, local), PAUSED)
 
 
-def resume(app: App, local: bool = False) -> tuple[str, str]:
-    """Start dispatching again: (before, after)."""
+def resume(app: App, local: bool = False) -> Switched:
+    """Start dispatching again (the control value `running`, the mappings enabled)."""
     from lambda_complex.builder.deploy.pause import set_state
 
     return set_state(app, connect(app, local), RUNNING)
+
+
+def pause_text(app: App, result: Switched) -> str:
+    """What `pause` or `resume` did, as `lcbuild pause`/`resume` print it."""
+    from lambda_complex.builder.deploy.pause import format_text
+
+    return format_text(app.name, result)
 
 
 def redrive(app: App, component: str, limit: int | None = None, queue: str | None = None,

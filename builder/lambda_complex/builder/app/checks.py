@@ -41,6 +41,9 @@ def check_app(app: App, errors: Errors, routing_fields: Sequence[str] = ()) -> N
             defined = ", ".join(sorted(role_names)) or "none are defined"
             errors.add(join(path, "lambda.role"),
                        f"role '{component.lambda_.role}' is not defined under roles ({defined})")
+        # For dispatch: native AWS enforces it too: CreateEventSourceMapping fails when the
+        # function timeout exceeds the queue's visibility timeout
+        # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
         if component.has_queue and component.visibility_timeout < component.lambda_.timeout:
             errors.add(join(path, "visibility_timeout"),
                        f"{component.visibility_timeout} s is shorter than lambda.timeout "

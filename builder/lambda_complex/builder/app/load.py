@@ -62,10 +62,18 @@ COORDINATOR_FIELDS = tuple(f.name for f in dataclasses.fields(CoordinatorConfig)
 ROLE_FIELDS = ("name", "statements")
 STATEMENT_FIELDS = ("effect", "action", "resource", "condition")
 COMPONENT_FIELDS = ("name", "type", "max_concurrency", "queue_wait_time", "batch_size",
-                    "max_receive_count", "visibility_timeout", "dispatch", "routing", "lambda",
-                    "renamed_from")
+                    "max_receive_count", "visibility_timeout", "dispatch", "batching_window",
+                    "routing", "lambda", "renamed_from")
 MESSAGE_ONLY_FIELDS = ("queue_wait_time", "batch_size", "max_receive_count", "visibility_timeout",
-                       "dispatch")
+                       "dispatch", "batching_window")
+# An event source mapping's MaximumBatchingWindowInSeconds is 0..300 and its
+# ScalingConfig.MaximumConcurrency 2..1000
+# (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html,
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). A mapping's batch size
+# above 10 needs a window of at least 1 s; batch_size stays at most 10 (one ReceiveMessage, as the
+# queue loop takes), so that rule cannot arise.
+BATCHING_WINDOW_MAX = 300
+NATIVE_MIN_CONCURRENCY = 2
 ROUTING_FIELDS = ("function", "targets")
 LAMBDA_FIELDS = ("path", "handler", "memory", "timeout", "role", "architecture", "environment",
                  "build_packages")
@@ -289,20 +297,41 @@ def _read_component(value: Any, path: str, base: Path, errors: Errors) -> Compon
                 errors.add(r.at(field_name), "applies only to event_from_message components "
                                              "(this one is event_from_invocation)")
     timeout = lambda_.timeout if isinstance(lambda_.timeout, int) else 60
+    max_concurrency = r.integer("max_concurrency", 1, 1, 1000)
+    dispatch = r.choice("dispatch", runtime_config.PUSH, runtime_config.DISPATCH_KINDS)
+    if ctype is ComponentType.EVENT_FROM_MESSAGE:
+        _check_native(r, name or "", dispatch, max_concurrency)
     return Component(
         name=name or "",
         type=ctype,
         lambda_=lambda_,
-        max_concurrency=r.integer("max_concurrency", 1, 1, 1000),
+        max_concurrency=max_concurrency,
         routing=_read_routing(r.raw("routing", None), r.at("routing"), errors),
         queue_wait_time=r.integer("queue_wait_time", 0, 0, 20),
         batch_size=r.integer("batch_size", 1, 1, 10),
         max_receive_count=r.integer("max_receive_count", 3, 1, 1000),
         # SQS's maximum is 12 hours; checks.py holds it to at least the function timeout.
         visibility_timeout=r.integer("visibility_timeout", timeout + 30, 0, 43200),
-        dispatch=r.choice("dispatch", runtime_config.PUSH, runtime_config.DISPATCH_KINDS),
+        dispatch=dispatch,
+        batching_window=r.integer("batching_window", 0, 0, BATCHING_WINDOW_MAX),
         renamed_from=_read_renamed_from(r),
     )
+
+
+def _check_native(r: Reader, name: str, dispatch: str | None, max_concurrency: int) -> None:
+    """`dispatch: native` needs a limit the mapping's MaximumConcurrency can hold (2 or more);
+    `batching_window` is a setting of that mapping only."""
+    native = dispatch == runtime_config.NATIVE
+    if native and max_concurrency in range(1, NATIVE_MIN_CONCURRENCY):  # 0: out of range
+        r.errors.add(r.at("max_concurrency"),
+                     f"component '{name}': dispatch: native cannot hold max_concurrency "
+                     f"{max_concurrency}, since its event source mapping's ScalingConfig."
+                     f"MaximumConcurrency is {NATIVE_MIN_CONCURRENCY}..1000; a limit of "
+                     f"{max_concurrency} needs dispatch: push or coordinator")
+    if r.has("batching_window") and dispatch is not None and not native:
+        r.errors.add(r.at("batching_window"),
+                     f"component '{name}': applies only to dispatch: native (the event source "
+                     f"mapping's batching window); this component's dispatch is {dispatch}")
 
 
 def _read_renamed_from(r: Reader) -> tuple[str, ...]:

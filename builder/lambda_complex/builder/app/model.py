@@ -12,7 +12,7 @@ from pathlib import Path
 
 # The coordinator's settings: the runtime reads them from the compiled config, so the model holds
 # the runtime's type, where their defaults and ranges are defined.
-from lambda_complex.runtime.config import PUSH
+from lambda_complex.runtime.config import NATIVE, PUSH
 from lambda_complex.runtime.config import CoordinatorConfig as CoordinatorConfig
 
 # Where a component's results go: the compiled runtime config carries the same value, so the
@@ -78,12 +78,25 @@ class Component:
     max_receive_count: int = 3
     visibility_timeout: int = 0
     dispatch: str = PUSH  # one of runtime.config.DISPATCH_KINDS
+    # Only with dispatch native: the event source mapping's MaximumBatchingWindowInSeconds.
+    batching_window: int = 0
     # Names this component had before: its deployed queues (and their messages) pass to it.
     renamed_from: tuple[str, ...] = ()
 
     @property
     def has_queue(self) -> bool:
         return self.type is ComponentType.EVENT_FROM_MESSAGE
+
+    @property
+    def native(self) -> bool:
+        """Whether Lambda's SQS event source mapping starts it (not the coordinator or push)."""
+        return self.has_queue and self.dispatch == NATIVE
+
+    @property
+    def has_lease_queue(self) -> bool:
+        """Whether its invocations are counted in a lease queue: those the coordinator or a
+        pushing sender starts. A native component's limit is the mapping's MaximumConcurrency."""
+        return self.has_queue and not self.native
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ def component_queues(app: App, component: Component) -> list[QueueSpec]:
     specs = [QueueSpec(c, DLQ, names.dead_letter_queue_name(a, c), earlier)]
     if component.has_queue:
         specs.append(QueueSpec(c, INPUT, names.queue_name(a, c), earlier))
+    if component.has_lease_queue:  # a native component's mapping keeps its own count
         specs.append(QueueSpec(c, INFLIGHT, names.inflight_queue_name(a, c), earlier))
     return specs
 

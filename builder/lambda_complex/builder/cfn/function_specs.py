@@ -11,6 +11,9 @@ only a nudge (the work stays in its input queue, and the coordinator starts anot
 neither retried nor recorded, so its dead-letter queue holds only input messages, and redrive
 never puts a Lambda record into the input queue as if it were a message.
 
+A native component (`dispatch: native`) has an SQS event source mapping on its input queue
+(`EventSourceSpec`): the local Lambda service's pollers and the templates read the same spec.
+
 Asynchronous invocations of the coordinator and invoker are never retried by Lambda: a
 generation retried a minute later would only compete with the one the schedule starts by then
 (chains.replaced_within_s), and a retried fan-out would duplicate the invocations that did
@@ -33,6 +36,27 @@ COORDINATOR_ARCHITECTURE = "x86_64"
 # Every function logs JSON lines (LoggingConfig.LogFormat): the runtime's log lines are JSON, and
 # the local run reads them back.
 LOG_FORMAT = "JSON"
+# An event source mapping's FunctionResponseTypes entry: the function's response names the
+# records that failed, the rest of the batch is deleted.
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+
+
+@dataclass(frozen=True)
+class EventSourceSpec:
+    """The SQS event source mapping that starts a native component: Lambda polls `queue_name`
+    and invokes the function with batches of up to `batch_size` records gathered for at most
+    `batching_window` seconds, never more than `max_concurrency` at once; the function names
+    the records that failed (ReportBatchItemFailures), the others are deleted.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+
+    queue_name: str
+    batch_size: int
+    batching_window: int
+    max_concurrency: int  # ScalingConfig.MaximumConcurrency (2..1000: the loader checks it)
+    report_batch_item_failures: bool = True
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +81,7 @@ class FunctionSpec:
     # decides which functions loop on purpose.
     recursive_loop_allowed: bool = False
     log_format: str = LOG_FORMAT
+    event_source: EventSourceSpec | None = None  # a native component's mapping
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -69,6 +94,18 @@ def async_failure_handling(app: App, component: Component) -> tuple[int, str | N
     if component.has_queue:
         return 0, None
     return common.ASYNC_RETRY_ATTEMPTS, names.dead_letter_queue_name(app.name, component.name)
+
+
+def event_source_spec(app: App, component: Component) -> EventSourceSpec | None:
+    """The mapping of a native component on its own input queue; None for any other."""
+    if not component.native:
+        return None
+    return EventSourceSpec(
+        queue_name=names.queue_name(app.name, component.name),
+        batch_size=component.batch_size,
+        batching_window=component.batching_window,
+        max_concurrency=component.max_concurrency,
+    )
 
 
 def component_spec(app: App, component: Component, image_uri: str) -> FunctionSpec:
@@ -88,12 +125,15 @@ def component_spec(app: App, component: Component, image_uri: str) -> FunctionSp
         architecture=settings.architecture.value,
         policy=iam.component_policy(app, component),
         # The hard cap the coordinator can never exceed, and the only cap of an invocation
-        # component.
+        # component. For a native one it equals the mapping's MaximumConcurrency, as AWS advises
+        # (reserved concurrency at least the maximum concurrency, or batches are throttled:
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
         reserved_concurrency=component.max_concurrency,
         environment=dict(settings.environment),
         retry_attempts=retry_attempts,
         on_failure_queue=on_failure_queue,
         recursive_loop_allowed=function_name in recursive_functions(app),
+        event_source=event_source_spec(app, component),
     )
 
 

@@ -1,14 +1,19 @@
 """Least-privilege IAM policy documents, as pure data (no AWS, no troposphere resources).
 
 One role per component, generated from what it routes to:
-- its own input queue: receive, delete, change visibility, read attributes;
+- its own input queue: receive, delete, change visibility, read attributes (a native
+  component's event source mapping polls with the function's execution role, and needs the same:
+  https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, execution role permissions);
 - its own lease queue (in-flight accounting): change visibility only (it hands its lease back;
-  the coordinator or invoker that started it took the lease);
+  the coordinator or invoker that started it took the lease); a native component has none;
 - its own dead-letter queue: send (malformed input goes there at once; Lambda's on-failure
   destination for asynchronous invocations uses the function's role too);
 - the input queues of the message components it may route to: send;
 - the functions of the invocation components it may route to: invoke;
 - its own log group; plus the user's statements from the role it names.
+
+The coordinator and the invoker never touch a native component (its mapping starts it): no
+grant on its queue or function.
 
 Every resource is an exact ARN built from `runtime.names` (`Fn::Sub` for partition, region and
 account). No `*` action and no name-prefix wildcard touches our own resources; the only wildcard
@@ -100,6 +105,7 @@ def component_policy(app: App, component: Component) -> PolicyDocument:
     if component.has_queue:
         statements.append(_allow("OwnQueue", INPUT_QUEUE_ACTIONS,
                                  [common.queue_arn(names.queue_name(a, component.name))]))
+    if component.has_lease_queue:
         statements.append(_allow("OwnLeaseQueue", RELEASE_LEASE_ACTIONS,
                                  [common.queue_arn(names.inflight_queue_name(a, component.name))]))
     statements.append(_allow("OwnDeadLetterQueue", SEND_ACTIONS,
@@ -130,14 +136,21 @@ def component_policy(app: App, component: Component) -> PolicyDocument:
 
 def _lease_queues(app: App) -> list[Any]:
     return [common.queue_arn(names.inflight_queue_name(app.name, c.name))
-            for c in app.components if c.has_queue]
+            for c in app.components if c.has_lease_queue]
+
+
+def _startable(app: App) -> list[Any]:
+    """The functions of the components a coordinator or invoker may start: all but native."""
+    return [common.function_arn(names.function_name(app.name, c.name))
+            for c in app.components if not c.native]
 
 
 def coordinator_policy(app: App) -> PolicyDocument:
     a = app.name
     leases = _lease_queues(app)
-    queues = [common.queue_arn(names.queue_name(a, c.name)) for c in app.components if c.has_queue]
-    functions = [common.function_arn(names.function_name(a, c.name)) for c in app.components]
+    queues = [common.queue_arn(names.queue_name(a, c.name))
+              for c in app.components if c.has_lease_queue]
+    functions = _startable(app)
     functions += [common.function_arn(names.function_name(a, names.INVOKER)),
                   common.function_arn(names.function_name(a, names.COORDINATOR))]
     return _document([
@@ -152,7 +165,7 @@ def coordinator_policy(app: App) -> PolicyDocument:
 
 def invoker_policy(app: App) -> PolicyDocument:
     a = app.name
-    functions = [common.function_arn(names.function_name(a, c.name)) for c in app.components]
+    functions = _startable(app)
     functions.append(common.function_arn(names.function_name(a, names.INVOKER)))
     return _document([
         _allow("TakeLeases", TAKE_LEASE_ACTIONS, _lease_queues(app)),

@@ -1,10 +1,19 @@
 """cfn-lint on every rendered template, through its Python API. A template with any error or
-warning is refused with one line per finding (rule, path, message), before anything is deployed."""
+warning is refused with one line per finding (rule, path, message), before anything is deployed.
+
+cfn-lint takes seconds per template (its import alone, sympy included, about one). Its answer
+depends only on its version, the region and the template's text, so the findings are kept per
+process and, when `$LCBUILD_LINT_CACHE` names a folder (the local run's deploys set it), on disk,
+one file per key: a template linted once is not linted again while cfn-lint stays the same."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from lambda_complex.builder.errors import UserError
@@ -14,23 +23,67 @@ class TemplateLintError(UserError):
     pass
 
 
+CACHE_ENV = "LCBUILD_LINT_CACHE"
 _cache: dict[str, list[str]] = {}
 
 
 def findings(template: dict[str, Any] | str, region: str) -> list[str]:
     """cfn-lint's errors and warnings, one line each ('E3012 Resources/Q/Properties/...: ...')."""
+    body = template if isinstance(template, str) else json.dumps(template, indent=1)
+    key = hashlib.sha256(f"{_version()}\0{region}\0{body}".encode()).hexdigest()
+    if key not in _cache:
+        stored = _stored(key)
+        _cache[key] = stored if stored is not None else _lint(body, region)
+        if stored is None:
+            _store(key, _cache[key])
+    return list(_cache[key])
+
+
+@functools.cache
+def _version() -> str:
+    """cfn-lint's version file, read without importing cfn-lint (which takes seconds)."""
+    spec = importlib.util.find_spec("cfnlint")
+    folder = spec.submodule_search_locations if spec is not None else None
+    try:
+        return (Path(next(iter(folder or []))) / "version.py").read_text(encoding="utf-8")
+    except (OSError, StopIteration):
+        return ""
+
+
+def _lint(body: str, region: str) -> list[str]:
     from cfnlint.api import ManualArgs, lint
 
-    body = template if isinstance(template, str) else json.dumps(template, indent=1)
-    key = hashlib.sha256(f"{region}\0{body}".encode()).hexdigest()
-    if key not in _cache:
-        matches = lint(body, config=ManualArgs(regions=[region]))
-        _cache[key] = [
-            f"{m.rule.id} {'/'.join(str(p) for p in m.path)}: {m.message}"
-            for m in matches
-            if m.rule.severity in ("error", "warning")
-        ]
-    return list(_cache[key])
+    matches = lint(body, config=ManualArgs(regions=[region]))
+    return [
+        f"{m.rule.id} {'/'.join(str(p) for p in m.path)}: {m.message}"
+        for m in matches
+        if m.rule.severity in ("error", "warning")
+    ]
+
+
+def _stored(key: str) -> list[str] | None:
+    folder = os.environ.get(CACHE_ENV)
+    if not folder or not _version():
+        return None
+    try:
+        found = json.loads((Path(folder) / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return [str(line) for line in found] if isinstance(found, list) else None
+
+
+def _store(key: str, lines: list[str]) -> None:
+    folder = os.environ.get(CACHE_ENV)
+    if not folder or not _version():
+        return
+    path = Path(folder) / f"{key}.json"
+    partial = path.with_name(f".{key}.{os.getpid()}")
+    try:  # written aside, then renamed: a reader never sees half a file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(lines), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # a cache that cannot be written only costs time
 
 
 def check(template: dict[str, Any] | str, region: str, what: str) -> None:

@@ -2,8 +2,9 @@
 
 Per `event_from_message` component: its input queue (visibility timeout from the definition,
 derived from the function timeout; long-poll wait; redrive to its dead-letter queue after
-`max_receive_count`) and its lease queue (in-flight accounting). Per component of either type: a
-dead-letter queue (redrive target, and on-failure destination of asynchronous invocations).
+`max_receive_count`) and, unless it is native (its event source mapping caps its concurrency),
+its lease queue (in-flight accounting). Per component of either type: a dead-letter queue
+(redrive target, and on-failure destination of asynchronous invocations).
 
 Queues that are deployed but no longer asked for ("retiring": a renamed or removed component)
 are carried over verbatim until the switchover hook has moved their messages and removes them,
@@ -85,13 +86,13 @@ def render(app: App, deployed: dict[str, Any] | None = None) -> dict[str, Any]:
     for component in app.components:
         specs = {spec.kind: spec for spec in common.component_queues(app, component)}
         dlq = template.add_resource(_queue(app, specs[DLQ], None))
-        queues = [dlq]
-        if component.has_queue:
-            queues.append(template.add_resource(_queue(app, specs[INPUT], dlq)))
-            queues.append(template.add_resource(_queue(app, specs[INFLIGHT], None)))
-        for queue, spec in zip(queues, [specs[DLQ], specs.get(INPUT), specs.get(INFLIGHT)],
-                               strict=False):
-            assert spec is not None
+        queues = [(dlq, specs[DLQ])]
+        if INPUT in specs:
+            queues.append((template.add_resource(_queue(app, specs[INPUT], dlq)), specs[INPUT]))
+        if INFLIGHT in specs:
+            queues.append((template.add_resource(_queue(app, specs[INFLIGHT], None)),
+                           specs[INFLIGHT]))
+        for queue, spec in queues:
             template.add_output(Output(output_id(spec, "Url"), Value=Ref(queue)))
             template.add_output(Output(output_id(spec, "Arn"), Value=GetAtt(queue, "Arn")))
     rendered: dict[str, Any] = template.to_dict()

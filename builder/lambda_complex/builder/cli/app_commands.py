@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from lambda_complex.builder import api
 from lambda_complex.builder.cli.common import app_option, report_user_errors
+from lambda_complex.builder.errors import UserError
 
 
 @click.command()
@@ -30,11 +32,39 @@ def validate(app_file: Path, as_json: bool) -> None:
 @click.command()
 @app_option
 @click.option("--format", "fmt", type=click.Choice(api.GRAPH_FORMATS), default="text",
-              show_default=True, help="Output format.")
+              show_default=True,
+              help="Output format: svg and png are drawn by Graphviz's `dot` (installed apart).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the graph to this file instead of stdout (an image on a terminal must).")
 @report_user_errors
-def graph(app_file: Path, fmt: str) -> None:
-    """Print the routing graph (text, Mermaid or Graphviz dot)."""
-    click.echo(api.graph(api.load(app_file), fmt))
+def graph(app_file: Path, fmt: str, output: Path | None) -> None:
+    """Print the routing graph (text, Mermaid or Graphviz dot), or draw it as an SVG or PNG
+    image: each component with its type and limit, edges as routed."""
+    app = api.load(app_file)
+    if fmt not in api.IMAGE_FORMATS:
+        text = api.graph(app, fmt)
+        if output is None:
+            click.echo(text)
+        else:
+            _write(output, (text + "\n").encode())
+        return
+    stdout = sys.stdout.buffer
+    if output is None and stdout.isatty():
+        raise UserError(f"--format {fmt} writes an image: give -o FILE, or redirect stdout to a "
+                        "file or a pipe")
+    image = api.graph_image(app, fmt)
+    if output is None:
+        stdout.write(image)
+        stdout.flush()
+    else:
+        _write(output, image)
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise UserError(f"-o {path}: cannot write it ({e.strerror})") from None
 
 
 @click.command()

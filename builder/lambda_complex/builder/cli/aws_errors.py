@@ -57,10 +57,16 @@ def describe(error: BaseException, local: bool = False) -> str | None:
     return None
 
 
+MESSAGE_CHARS = 200
+
+
 def _client_error(error: BaseException) -> str:
     response = getattr(error, "response", {}) or {}
     code = str(response.get("Error", {}).get("Code", ""))
-    message = str(response.get("Error", {}).get("Message", "")).rstrip(".")
+    # One line, whatever answered (a proxy's HTML error page included).
+    message = " ".join(str(response.get("Error", {}).get("Message", "")).split()).rstrip(".")
+    if len(message) > MESSAGE_CHARS:
+        message = message[: MESSAGE_CHARS - 1] + "…"
     operation = getattr(error, "operation_name", "the call")
     if code in EXPIRED_CODES:
         return (f"the AWS credentials have expired ({code} on {operation}): renew them "

@@ -1,4 +1,5 @@
-"""`lcbuild pause` and `resume`: the dispatch switch the coordinator obeys (nothing is deleted)."""
+"""`lcbuild pause` and `resume`: the dispatch switch the coordinator obeys, and the native
+components' event source mappings (nothing is deleted)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from lambda_complex.builder.cli.common import app_option, local_option, report_u
 @local_option
 @report_user_errors
 def pause(app_file: Path, local: bool) -> None:
-    """Stop dispatching (the coordinator starts nothing); nothing is deleted."""
+    """Stop dispatching (the coordinator starts nothing, event source mappings are disabled);
+    nothing is deleted."""
     app = api.load(app_file)
-    before, after = api.pause(app, local)
-    click.echo(f"{app.name}: {before} -> {after}")
+    click.echo(api.pause_text(app, api.pause(app, local)))
 
 
 @click.command()
@@ -26,7 +27,6 @@ def pause(app_file: Path, local: bool) -> None:
 @local_option
 @report_user_errors
 def resume(app_file: Path, local: bool) -> None:
-    """Start dispatching again."""
+    """Start dispatching again (event source mappings enabled)."""
     app = api.load(app_file)
-    before, after = api.resume(app, local)
-    click.echo(f"{app.name}: {before} -> {after}")
+    click.echo(api.pause_text(app, api.resume(app, local)))

@@ -65,10 +65,13 @@ def local() -> None:
                    "without: run this long, default until Ctrl-C).")
 @click.option("--no-iam", is_flag=True,
               help="Do not enforce IAM in the emulator (every call allowed; a warning says so).")
+@click.option("--timings", is_flag=True,
+              help="Print each progress line with the seconds since the start, and the "
+                   "start's phases (what ran side by side, how long each took).")
 @report_user_errors
 def run(app_file: Path, mode: api.Mode | None, sends: tuple[str, ...], send_files: tuple[str, ...],
         until_idle: bool, report_file: Path | None, timeout: float | None,
-        no_iam: bool) -> None:
+        no_iam: bool, timings: bool) -> None:
     """Deploy to the embedded AWS emulator, run, print what happened; exit 1 if anything is
     lost (or, with --until-idle, if it never went idle)."""
     app = api.load(app_file)
@@ -80,10 +83,9 @@ def run(app_file: Path, mode: api.Mode | None, sends: tuple[str, ...], send_file
     chosen = mode or api.default_local_mode(app.root)
     signal.signal(signal.SIGTERM, _terminate)
     idle = True
-    with api.run_locally(app_file, chosen, say=_say, iam=not no_iam) as bed:
-        for name, items in inputs:
-            bed.send_many(name, items)
-        _say(f"sent {bed.sent} input(s); logs in {bed.log_dir}")
+    with api.run_locally(app_file, chosen, say=_say, iam=not no_iam, timings=timings,
+                         inputs=inputs) as bed:  # sent before the schedules first fire
+        bed.say(f"sent {bed.sent} input(s); logs in {bed.log_dir}")
         redeploy = api.redeploy_on_hangup(bed, _say)
         view = api.LiveView(bed)
 

@@ -43,17 +43,20 @@ def parse_event(value: str) -> Any:
                    "it as one message body, in a fresh envelope as `local run --send` makes.")
 @mode_option("the built image (.lcbuild/images.json)")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--send-results", is_flag=True,
+              help="Send the routed results to their targets in the running `lcbuild local "
+                   "run` of this application (error if none is running).")
 @report_user_errors
 def invoke(component: str, app_file: Path, event_text: str, mode: api.Mode | None,
-           as_json: bool) -> None:
-    """Run COMPONENT once on EVENT: no deploy, no emulator, nothing sent on. Routing is dry: the
-    results are shown, not delivered. AWS is out of reach (a closed loopback endpoint, dummy
-    credentials): a handler that calls AWS itself fails. Exit 0 when the handler succeeded,
-    1 when it failed (or its input was dead-lettered)."""
+           as_json: bool, send_results: bool) -> None:
+    """Run COMPONENT once on EVENT: no deploy, no emulator, nothing sent on unless
+    --send-results. Routing is dry: the results are shown, not delivered. AWS is out of reach
+    (a closed loopback endpoint, dummy credentials): a handler that calls AWS itself fails.
+    Exit 0 when the handler succeeded, 1 when it failed (or its input was dead-lettered)."""
     app = api.load(app_file)
     event = parse_event(event_text)
     chosen = mode or api.default_local_mode(app.root)
-    outcome = api.invoke_once(app, component, event, chosen)
+    outcome = api.invoke_once(app, component, event, chosen, send_results=send_results)
     if as_json:
         click.echo(json.dumps({"mode": chosen, **outcome.to_dict()}, indent=2, default=str))
     else:
@@ -73,6 +76,8 @@ def _print(outcome: api.Outcome) -> None:
         data = json.dumps(route.data, default=str)
         if route.kind == RouteKind.DEAD_LETTER:
             click.echo(f"would send to the dead-letter queue of {route.target}: {data}")
+        elif route.sent:
+            click.echo(f"sent to {route.target} ({route.kind}) in the running local run: {data}")
         else:
             click.echo(f"would route to {route.target} ({route.kind}): {data}")
     if not outcome.routes and outcome.ok:

@@ -16,7 +16,9 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lambda_complex.builder.deploy.mappings import MappingState, mapping_from
 from lambda_complex.builder.deploy.switchover_plan import Counts
+from lambda_complex.builder.errors import UserError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -29,6 +31,12 @@ RECEIVE_VISIBILITY_S = 60  # a received-but-unsent message reappears after this
 # An endpoint that never answers fails an operator command in seconds, not botocore's default
 # 60 s per attempt; the CLI turns the ConnectTimeoutError into one sentence (cli/aws_errors.py).
 CONNECT_TIMEOUT_S = 10
+# UpdateEventSourceMapping answers ResourceInUseException while a mapping is in a transition
+# (Creating, Updating, ...) and ResourceConflictException while another operation is in
+# progress (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html#API_UpdateEventSourceMapping_Errors):
+# both end on their own, so the update is tried again after each of these pauses.
+MAPPING_BUSY = {"ResourceInUseException", "ResourceConflictException"}
+MAPPING_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,47 @@ class Aws:
         answer = lam.invoke(
             FunctionName=function_name, InvocationType="Event", Payload=payload)
         return answer.get("StatusCode") == 202
+
+    def mappings(self, function_names: list[str]) -> list[MappingState]:
+        """The SQS event source mappings of these functions (none for a function that does not
+        exist)."""
+        lam: LambdaClient = self._lazy_client("lambda")
+        found: list[MappingState] = []
+        for name in function_names:
+            try:
+                for page in lam.get_paginator("list_event_source_mappings").paginate(
+                        FunctionName=name):
+                    for entry in page.get("EventSourceMappings", []):
+                        mapping = mapping_from(dict(entry))
+                        if mapping is not None:
+                            found.append(mapping)
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+        return found
+
+    def set_mapping_enabled(self, uuid: str, enabled: bool,
+                            sleep: Callable[[float], None] = time.sleep) -> str | None:
+        """Enable or disable a mapping; its State as answered (None: it no longer exists).
+        A mapping busy in a transition is tried again after MAPPING_RETRY_DELAYS_S."""
+        lam: LambdaClient = self._lazy_client("lambda")
+        for delay in (*MAPPING_RETRY_DELAYS_S, None):
+            try:
+                answer = lam.update_event_source_mapping(UUID=uuid, Enabled=enabled)
+                # AWS answers an unknown UUID with ResourceNotFoundException, moto with `{}`.
+                return str(answer.get("State", "")) if answer.get("UUID") else None
+            except ClientError as e:
+                code = e.response["Error"]["Code"]
+                if code == "ResourceNotFoundException":
+                    return None
+                if code not in MAPPING_BUSY:
+                    raise
+                if delay is None:
+                    raise UserError(
+                        f"event source mapping {uuid} is still busy ({code}) after "
+                        f"{sum(MAPPING_RETRY_DELAYS_S):.0f} s: run the command again") from e
+            sleep(delay)
+        return None  # not reached: the last try returns or raises
 
     # --- CloudWatch Logs ---
     def log_messages(self, group: str, pattern: str, since_s: int) -> list[str]:

@@ -2,12 +2,15 @@
 
 CloudFormation acts with the deployer's own credentials (no service role), so the deployer needs
 every call CloudFormation makes for the three stacks, plus what lcbuild calls itself: the
-switchover (SQS, SSM), `images --push` (ECR), `redrive` (Lambda invoke) and `doctor` (reads).
-Every resource is an exact name from `runtime.names`; the only wildcards are the SSM path of the
-app, what an action allows on `*` only (Service Authorization Reference:
+switchover (SQS, SSM, event source mappings), `pause`/`resume` (SSM, event source mappings),
+`images --push` (ECR), `redrive` (Lambda invoke) and `doctor` (reads). Every resource is an
+exact name from `runtime.names`; the only wildcards are the SSM path of the app, what an action
+allows on `*` only (Service Authorization Reference:
 https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html),
-and CloudFormation's stack ID suffix. Regenerate it after renaming a component: the old names
-stay in use until the switchover removes them, so deploy with both policies' names allowed.
+CloudFormation's stack ID suffix, and the ID Lambda gives an event source mapping (unknown before
+it exists; writes to mappings are held to the app's functions by `lambda:FunctionArn`).
+Regenerate it after renaming a component: the old names stay in use until the switchover removes
+them, so deploy with both policies' names allowed.
 """
 
 from __future__ import annotations
@@ -57,6 +60,16 @@ ROLE_ACTIONS = (
     "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:ListRolePolicies",
     "iam:ListAttachedRolePolicies", "iam:TagRole", "iam:UntagRole",
 )
+# Event source mappings (native components; `lcbuild pause`/`resume` and the switchover flip
+# them): "DeleteEventSourceMapping, UpdateEventSourceMapping: Event source mapping, condition
+# lambda:FunctionArn; CreateEventSourceMapping: *, lambda:FunctionArn; GetEventSourceMapping,
+# ListEventSourceMappings: *, none"
+# (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html#permissions-resources-eventsource).
+MAPPING_CREATE_ACTIONS = ("lambda:CreateEventSourceMapping",)
+MAPPING_WRITE_ACTIONS = ("lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping")
+MAPPING_READ_ACTIONS = ("lambda:GetEventSourceMapping", "lambda:ListEventSourceMappings")
+# CloudFormation tags a mapping with the stack's tags; tagging takes no lambda:FunctionArn.
+MAPPING_TAG_ACTIONS = ("lambda:TagResource", "lambda:UntagResource", "lambda:ListTags")
 LOG_GROUP_ACTIONS = (
     "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy",
     "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource",
@@ -93,6 +106,17 @@ def _statement(sid: str, actions: tuple[str, ...], resources: list[str],
     return data
 
 
+def mapping_statements(mapping_arn: str, functions: list[str]) -> list[dict[str, Any]]:
+    """The statements for the event source mappings of `functions` (ARNs)."""
+    of_functions = {"ArnEquals": {"lambda:FunctionArn": functions}}
+    return [
+        _statement("EventSourceMappingReads", MAPPING_READ_ACTIONS, ["*"]),
+        _statement("CreateEventSourceMappings", MAPPING_CREATE_ACTIONS, ["*"], of_functions),
+        _statement("EventSourceMappings", MAPPING_WRITE_ACTIONS, [mapping_arn], of_functions),
+        _statement("EventSourceMappingTags", MAPPING_TAG_ACTIONS, [mapping_arn]),
+    ]
+
+
 def deployer_policy(app: App, account: str = "*",
                     template_bucket: str | None = None) -> dict[str, Any]:
     """The policy document; `account` "*" when the account is not known."""
@@ -104,6 +128,10 @@ def deployer_policy(app: App, account: str = "*",
 
     functions = [names.function_name(a, c) for c in
                  (*app.component_names, names.COORDINATOR, names.INVOKER)]
+    # Every message component's function, not only the native ones': a component that stops
+    # being native has its mapping deleted by the deploy.
+    mapped = [arn("lambda", f"function:{names.function_name(a, c.name)}")
+              for c in app.components if c.has_queue]
     roles = sorted({naming.role_name(a, c) for c in
                     (*app.component_names, names.COORDINATOR, names.INVOKER)})
     statements = [
@@ -127,6 +155,8 @@ def deployer_policy(app: App, account: str = "*",
         _statement("CoordinatorSchedule", RULE_ACTIONS,
                    [arn("events", f"rule/{naming.schedule_rule_name(a)}")]),
     ]
+    if mapped:
+        statements += mapping_statements(arn("lambda", "event-source-mapping:*"), mapped)
     if app.deployment.registry == "ecr":
         statements.append(_statement("ImageRepositories", REPOSITORY_ACTIONS, [
             arn("ecr", f"repository/{naming.ecr_repository_name(a, c)}")

@@ -22,6 +22,7 @@ from lambda_complex.builder.deploy.switchover_steps import (
     Refuse,
     RemoveQueues,
     SetControl,
+    SetMappings,
     SkipSwitchover,
     Step,
     WaitForOldInvocations,
@@ -52,12 +53,18 @@ def _lines(step: Step) -> list[str]:
         case SetControl():
             what = "pause " if step.new != switchover_plan.RUNNING else "resume"
             return [f"{what}  dispatching ({step.parameter}: {step.current} -> {step.new})"]
+        case SetMappings():
+            what = "enable " if step.enabled else "disable"
+            return [f"{what} event source mapping {m.function} <- {m.queue} ({m.state})"
+                    for m in step.mappings]
         case SkipSwitchover():
             return [f"skip    {step.reason}"]
         case WaitForOldInvocations():
             longest = max(step.bounds.counted_s, step.bounds.uncounted_s)
+            batches = (f"; batches in flight in {', '.join(step.batch_queues)}"
+                       if step.batch_queues else "")
             return [f"wait    for the old version's invocations to end (at most {longest} s "
-                    "after the functions update)"]
+                    f"after the functions update{batches})"]
         case Move():
             call = " after deployment.switchover(old, new)" if step.notify else ""
             return [f"move    {step.source} -> {step.target} ({step.messages} message(s); "

@@ -1,8 +1,10 @@
 """`lcbuild status`: what the deployed application is doing, read from the deployed stacks.
 
-Per component: queue depth, in flight (the lease queue's not-visible tokens), dead-lettered (the
-dead-letter queue's depth), limit (max_concurrency). Coordinator: chains alive (heartbeat
-parameters written recently), the last coordinator run, and whether dispatching is on."""
+Per component: queue depth, in flight (the lease queue's not-visible tokens; for a native
+component, started by its event source mapping, its input queue's messages not visible: the
+batches in flight), dead-lettered (the dead-letter queue's depth), limit (max_concurrency), how it
+is dispatched and the State of its mapping. Coordinator: chains alive (heartbeat parameters
+written recently), the last coordinator run, and whether dispatching is on."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common
+from lambda_complex.builder.deploy import mappings
 from lambda_complex.builder.deploy.aws import Aws, Parameter
+from lambda_complex.builder.deploy.mappings import MappingState
 from lambda_complex.runtime import chains, names
 
 
@@ -24,6 +28,14 @@ class ComponentStatus:
     in_flight: int | None
     dead_lettered: int | None
     limit: int
+    dispatch: str | None = None  # push | coordinator | native; None: no queue
+    mapping: str | None = None  # its event source mapping's State; None: it has none
+
+
+def mapping_cell(found: list[MappingState]) -> str | None:
+    """The State of a function's mappings (several, which AWS allows on distinct queues, as
+    `A/B`); None without any."""
+    return "/".join(m.state for m in found) or None
 
 
 @dataclass(frozen=True)
@@ -60,17 +72,21 @@ def gather(app: App, aws: Aws, now: datetime | None = None) -> Status:
         counts = aws.counts(url)
         return counts.not_visible if field == "not_visible" else counts.visible + counts.delayed
 
+    a = app.name
+    found = aws.mappings(mappings.functions_of(app))
     components = []
     for c in app.components:
-        a = app.name
+        running = names.queue_name(a, c.name) if c.native else names.inflight_queue_name(a, c.name)
         components.append(ComponentStatus(
             name=c.name,
             type=c.type.value,
             queued=depth(names.queue_name(a, c.name), "visible") if c.has_queue else None,
-            in_flight=depth(names.inflight_queue_name(a, c.name), "not_visible")
-            if c.has_queue else None,
+            in_flight=depth(running, "not_visible") if c.has_queue else None,
             dead_lettered=depth(names.dead_letter_queue_name(a, c.name), "visible"),
             limit=c.max_concurrency,
+            dispatch=c.dispatch if c.has_queue else None,
+            mapping=mapping_cell([m for m in found
+                                  if m.function == names.function_name(a, c.name)]),
         ))
     control = aws.get_parameter(names.control_parameter_name(app.name))
     stacks = {}
@@ -92,9 +108,11 @@ def format_text(status: Status) -> str:
     lines += [f"  stack {name}: {state or 'absent'}" for name, state in status.stacks.items()]
     lines.append(f"  coordinator chains alive: {status.chains_alive}/{status.chains_wanted}, "
                  f"last run: {status.last_coordinator_run or 'never'}")
-    header = ("component", "type", "queued", "in flight", "dead-lettered", "limit")
+    header = ("component", "type", "queued", "in flight", "dead-lettered", "limit", "dispatch",
+              "mapping")
     rows = [header] + [(c.name, c.type, _cell(c.queued), _cell(c.in_flight),
-                        _cell(c.dead_lettered), str(c.limit)) for c in status.components]
+                        _cell(c.dead_lettered), str(c.limit), c.dispatch or "-",
+                        c.mapping or "-") for c in status.components]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
               for r in rows]

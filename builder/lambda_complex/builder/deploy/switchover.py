@@ -12,7 +12,10 @@ the re-read can only keep more, never lose anything:
   messages is kept in the queues stack (the render carries it over) for the next deploy.
 - `SetControl` re-reads the control value and changes it only if it is still the planned one,
   so a `lcbuild pause` during the deploy wins.
-- `WaitForOldInvocations` re-reads the lease queues every second: that is what it waits on.
+- `SetMappings` re-reads the control value and changes the mappings the plan listed only if
+  that value still calls for it (`mappings.wanted`); it runs after `SetControl`.
+- `WaitForOldInvocations` re-reads the lease queues (and the native components' input queues)
+  every second: that is what it waits on.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, queues
-from lambda_complex.builder.deploy import switchover_plan
+from lambda_complex.builder.deploy import mappings, switchover_plan
 from lambda_complex.builder.deploy.aws import Aws
+from lambda_complex.builder.deploy.mappings import MappingChange
 from lambda_complex.builder.deploy.switchover_plan import (
     FORCE_REMOVE_ENV,
     Counts,
@@ -47,6 +51,7 @@ from lambda_complex.builder.deploy.switchover_steps import (
     Refuse,
     RemoveQueues,
     SetControl,
+    SetMappings,
     SkipSwitchover,
     WaitForOldInvocations,
     WaitForQueueNames,
@@ -77,6 +82,7 @@ class Report:
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # queues kept because they hold messages
     skipped: str | None = None  # why nothing was switched (a stack failed)
+    mappings: list[MappingChange] = field(default_factory=list)  # those updated
 
 
 # --- reading the inputs ---
@@ -146,6 +152,7 @@ def read_inputs(app: App, aws: Aws, force_remove: bool) -> DeployInputs:
     old = retiring(app, template)
     parameter, current = _control(app, aws)
     functions = aws.stack(common.stack_name(app, common.FUNCTIONS))
+    mapped = mappings.functions_of(app, {q.component for q in old if q.kind == common.INPUT})
     return DeployInputs(
         app=app.name, queues_stack=common.stack_name(app, common.QUEUES),
         control_parameter=parameter, control=current,
@@ -157,7 +164,8 @@ def read_inputs(app: App, aws: Aws, force_remove: bool) -> DeployInputs:
         functions_updated=functions.updated if functions else None,
         # ListStacks is read only when it matters: a launch that creates the queues.
         queues_deleted_at=queues_stack_deleted_at(app, aws) if template is None else None,
-        now=datetime.now(UTC))
+        now=datetime.now(UTC), mappings=tuple(aws.mappings(mapped)),
+        native=tuple(c.name for c in app.components if c.native))
 
 
 # --- the phases ---
@@ -180,8 +188,8 @@ def finish(app: App, aws: Aws, since: datetime | None = None) -> Report:
 def restore(app: App, aws: Aws) -> None:
     """Resume what a deploy paused (at exit of a deploy that did not finish)."""
     parameter, current = _control(app, aws)
-    resume = switchover_plan.control_after_deploy(current)
-    steps = switchover_plan.set_control(parameter, current, resume)
+    steps = switchover_plan.resume_after_deploy(parameter, current,
+                                                aws.mappings(mappings.functions_of(app)))
     execute(app, aws, Plan(app.name, True, tuple(steps)))
 
 
@@ -192,7 +200,8 @@ def before_delete(app: App, aws: Aws, force_remove: bool) -> list[str]:
     parameter, current = _control(app, aws)
     inputs = DeleteInputs(app.name, parameter, current, tuple(deployed),
                           _held(aws, [q.name for q in deployed if q.kind == common.INPUT]),
-                          force_remove)
+                          force_remove, tuple(aws.mappings(mappings.functions_of(
+                              app, {q.component for q in deployed if q.kind == common.INPUT}))))
     execute(app, aws, switchover_plan.plan_delete(inputs))
     return switchover_plan.retained_queues(deployed)
 
@@ -223,6 +232,8 @@ def execute(app: App, aws: Aws, plan: Plan, sleep: Sleep = time.sleep) -> Report
                 sleep(step.seconds)
             case SetControl():
                 _set_control(aws, step)
+            case SetMappings():
+                report.mappings += set_mappings(aws, step)
             case SkipSwitchover():
                 log.warning(step.reason)
                 report.skipped = step.reason
@@ -247,6 +258,21 @@ def _set_control(aws: Aws, step: SetControl) -> None:
     if now is not None and now.value == step.current:
         aws.put_parameter(step.parameter, step.new)
         log.info("%s: %s -> %s", step.parameter, step.current, step.new)
+
+
+def set_mappings(aws: Aws, step: SetMappings) -> list[MappingChange]:
+    """Update the mappings the step lists, if the control value still calls for it."""
+    now = aws.get_parameter(step.parameter)
+    if mappings.wanted(now.value if now else None) is not step.enabled:
+        return []
+    changes = []
+    for m in step.mappings:
+        after = aws.set_mapping_enabled(m.uuid, step.enabled)
+        if after is not None:  # None: deleted since it was read
+            changes.append(MappingChange(m.uuid, m.function, m.queue, m.state, after, True))
+            log.info("event source mapping %s (%s): %s -> %s", m.uuid, m.function, m.state,
+                     after)
+    return changes
 
 
 def _move(aws: Aws, step: Move, user_fn: Callable[..., Any] | None) -> int:
@@ -319,8 +345,9 @@ def wait_for_old_invocations(aws: Aws, step: WaitForOldInvocations,
                              sleep: Sleep = time.sleep) -> None:
     """Invocations of the old code, started before the new functions were in place
     (`step.since`), still send to the old queue names: wait until they have surely ended
-    (`old_invocations_ended`, on the lease queues' counts read every second)."""
-    urls = [url for url in map(aws.queue_url, step.lease_queues) if url]
+    (`old_invocations_ended`, on the lease queues' counts read every second, and the native
+    components' batches in flight: their input queues' messages not visible)."""
+    urls = [url for url in map(aws.queue_url, (*step.lease_queues, *step.batch_queues)) if url]
     since = step.since or datetime.now(UTC)
     elapsed = (datetime.now(since.tzinfo) - since).total_seconds()
     start = time.monotonic()

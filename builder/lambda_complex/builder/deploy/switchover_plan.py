@@ -6,7 +6,8 @@ control value, stack states, times). `switchover` reads the inputs from AWS and 
 A deploy's plan has two phases, each planned just before it runs, on what AWS says then:
 `plan_begin` (before the queues stack changes: refuse, wait out a queue-name cooldown, pause)
 and `plan_finish` (after the new functions are in place: wait for the old version, move, remove,
-resume). `plan_deploy` is both, planned together now: what `lcbuild plan` shows.
+resume). Pausing and resuming set the control value and make the event source mappings follow it
+(`mappings`). `plan_deploy` is both, planned together now: what `lcbuild plan` shows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from lambda_complex.builder.app.model import App, Component
 from lambda_complex.builder.cfn import common
 from lambda_complex.builder.cfn.common import DLQ, INFLIGHT, INPUT, QueueSpec
+from lambda_complex.builder.deploy import mappings
+from lambda_complex.builder.deploy.mappings import MappingState
 from lambda_complex.builder.deploy.switchover_steps import (
     CreateQueue,
     DeleteQueue,
@@ -30,6 +33,7 @@ from lambda_complex.builder.deploy.switchover_steps import (
     Removal,
     RemoveQueues,
     SetControl,
+    SetMappings,
     SkipSwitchover,
     Step,
     WaitForOldInvocations,
@@ -116,6 +120,8 @@ class DeployInputs:
     failed_stacks: tuple[str, ...] = ()  # of this deploy
     queues_deleted_at: datetime | None = None
     now: datetime | None = None
+    mappings: tuple[MappingState, ...] = ()  # of the functions `mappings.functions_of` names
+    native: tuple[str, ...] = ()  # the desired components that `dispatch: native`
 
 
 def control_before_deploy(current: str | None) -> str | None:
@@ -139,6 +145,31 @@ def set_control(parameter: str, current: str | None, new: str | None) -> list[St
     if current is None or new is None or new == current:
         return []
     return [SetControl(parameter, current, new)]
+
+
+def set_mappings(parameter: str, seen: Sequence[MappingState], control_value: str | None
+                 ) -> list[Step]:
+    """The step that makes the mappings follow `control_value` (the value the control will
+    read), if any of those seen needs it."""
+    enabled = mappings.wanted(control_value)
+    if enabled is None:
+        return []
+    changing = mappings.to_change(seen, enabled)
+    return [SetMappings(parameter, enabled, changing)] if changing else []
+
+
+def pause_for_deploy(i: DeployInputs) -> list[Step]:
+    after = control_before_deploy(i.control) or i.control
+    return [*set_control(i.control_parameter, i.control, after),
+            *set_mappings(i.control_parameter, i.mappings, after)]
+
+
+def resume_after_deploy(parameter: str, current: str | None,
+                        seen: Sequence[MappingState]) -> list[Step]:
+    """Resume only what the deploy paused; the mappings follow the control value (a user's
+    pause keeps them disabled, a mapping the deploy created enabled too)."""
+    after = control_after_deploy(current) or current
+    return [*set_control(parameter, current, after), *set_mappings(parameter, seen, after)]
 
 
 FAILED_SUFFIXES = ("FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_IN_PROGRESS")
@@ -171,14 +202,20 @@ def queue_name_cooldown_s(deleted_at: datetime | None, now: datetime) -> float:
 
 # --- the planners ---
 
+def _successors(i: DeployInputs) -> dict[str, QueueSpec]:
+    """Desired queues by the identity of the queue each takes over (its own included)."""
+    successors = {old: spec for spec in i.desired for old in spec.succeeds[1:]}
+    successors.update({spec.identity: spec for spec in i.desired})  # a name in use wins
+    return successors
+
+
 def _switch(i: DeployInputs, force_remove: bool) -> tuple[list[Move], list[Removal], list[str]]:
     """What each retiring queue becomes. One with a successor (same component identity and
     kind, another name; or the queue of a component that a desired one lists in
     `renamed_from`) hands its messages over; an input queue without one belongs to a removed
     component: refused while it holds messages unless `force_remove`, and then its messages go
     to its dead-letter queue (kept while not empty; `lcbuild redrive --queue` reaches it)."""
-    successors = {old: spec for spec in i.desired for old in spec.succeeds[1:]}
-    successors.update({spec.identity: spec for spec in i.desired})  # a name in use wins
+    successors = _successors(i)
     moves: list[Move] = []
     removals: list[Removal] = []
     refusals: list[str] = []
@@ -219,7 +256,7 @@ def plan_begin(i: DeployInputs) -> Plan:
         wait = queue_name_cooldown_s(i.queues_deleted_at, i.now)
         if wait > 0:
             steps.append(WaitForQueueNames(i.queues_stack, wait))
-    steps += set_control(i.control_parameter, i.control, control_before_deploy(i.control))
+    steps += pause_for_deploy(i)
     have = {q.name for q in i.deployed or ()}
     steps += [CreateQueue(spec.name) for spec in i.desired if spec.name not in have]
     return Plan(i.app, deployed, tuple(steps))
@@ -232,7 +269,7 @@ def plan_finish(i: DeployInputs) -> Plan:
     queues, resume. Nothing is refused here: `begin` refused what it had to, and what arrived in
     a removed component's queue since goes to its dead-letter queue."""
     deployed = i.deployed is not None
-    resume = set_control(i.control_parameter, i.control, control_after_deploy(i.control))
+    resume = resume_after_deploy(i.control_parameter, i.control, i.mappings)
     if i.failed_stacks:
         reason = (f"not switching over: {', '.join(i.failed_stacks)}; "
                   "the old version keeps running")
@@ -242,21 +279,37 @@ def plan_finish(i: DeployInputs) -> Plan:
     bounds = i.bounds
     if moves and i.functions_updated is not None and max(bounds.counted_s, bounds.uncounted_s):
         leases = tuple(q.name for q in i.deployed or () if q.kind == INFLIGHT)
-        steps.append(WaitForOldInvocations(leases, bounds, i.functions_updated))
+        steps.append(WaitForOldInvocations(leases, bounds, i.functions_updated,
+                                           batch_queues(i)))
     steps += moves
     if removals:
         steps.append(RemoveQueues(i.queues_stack, tuple(removals)))
     return Plan(i.app, deployed, (*steps, *resume))
 
 
+def batch_queues(i: DeployInputs) -> tuple[str, ...]:
+    """The input queues whose messages not visible are batches of a native component's mapping
+    in flight: the desired native components' queues and the retiring queues they take over."""
+    successors = _successors(i)
+    native = [spec.name for spec in i.desired if spec.kind == INPUT and spec.component in i.native]
+    native += [q.name for q in i.retiring if q.kind == INPUT and q.identity in successors
+               and successors[q.identity].component in i.native]
+    return tuple(sorted(set(native)))
+
+
 def plan_deploy(i: DeployInputs) -> Plan:
     """Both phases, planned now (`lcbuild plan`): `finish` as it would see the control value
-    `begin` leaves, and the functions updated by this deploy (`since` unknown yet)."""
+    `begin` leaves (the control value and the mappings), and the functions updated by this
+    deploy (`since` unknown yet)."""
     begin = plan_begin(i)
     if begin.refused:
         return begin
     paused = next((s.new for s in begin.steps if isinstance(s, SetControl)), i.control)
-    finish = plan_finish(replace(i, control=paused, failed_stacks=()))
+    seen = i.mappings
+    for step in begin.steps:
+        if isinstance(step, SetMappings):
+            seen = mappings.after_update(seen, step.enabled)
+    finish = plan_finish(replace(i, control=paused, failed_stacks=(), mappings=seen))
     steps = [replace(s, since=None) if isinstance(s, WaitForOldInvocations) else s
              for s in finish.steps]
     return Plan(i.app, begin.deployed, (*begin.steps, *steps))
@@ -282,12 +335,14 @@ class DeleteInputs:
     deployed: tuple[DeployedQueue, ...]
     counts: Mapping[str, Counts]  # the input queues'
     force_remove: bool
+    mappings: tuple[MappingState, ...] = ()
 
 
 def plan_delete(i: DeleteInputs) -> Plan:
     """Before `sceptre delete`: refuse while input queues hold messages, unless forced; then
-    stop dispatching and move every input queue's messages to its dead-letter queue, which the
-    stack retains (the empty ones too: what arrives before the stack is gone is kept)."""
+    stop dispatching (the mappings too) and move every input queue's messages to its
+    dead-letter queue, which the stack retains (the empty ones too: what arrives before the
+    stack is gone is kept)."""
     inputs = sorted((q for q in i.deployed if q.kind == INPUT), key=lambda q: q.name)
     busy = {q.name: i.counts[q.name].total for q in inputs
             if q.name in i.counts and i.counts[q.name].total}
@@ -296,8 +351,9 @@ def plan_delete(i: DeleteInputs) -> Plan:
         return Plan(i.app, True, (Refuse(
             f"refusing to delete {i.app}: queues still hold messages: {listing}; drain them, "
             f"or set {FORCE_REMOVE_ENV}=1 to move them to their dead-letter queues"),))
-    steps: list[Step] = list(set_control(i.control_parameter, i.control,
-                                         control_before_delete(i.control)))
+    paused = control_before_delete(i.control)
+    steps: list[Step] = [*set_control(i.control_parameter, i.control, paused),
+                         *set_mappings(i.control_parameter, i.mappings, paused)]
     dlqs = {q.component: q.name for q in i.deployed if q.kind == DLQ}
     steps += [Move(q.name, dlqs[q.component], busy.get(q.name, 0), APP_DELETED)
               for q in inputs if q.component in dlqs]

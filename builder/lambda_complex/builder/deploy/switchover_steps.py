@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeAlias
 
+from lambda_complex.builder.deploy.mappings import MappingState
+
 
 @dataclass(frozen=True)
 class OldInvocations:
@@ -51,6 +53,18 @@ class SetControl:
 
 
 @dataclass(frozen=True)
+class SetMappings:
+    """Enable or disable the event source mappings listed (as the plan saw them: only these are
+    changed), following the control value. Carried out only if the control value, read again
+    then, still calls for `enabled` (a `lcbuild pause` during the deploy wins)."""
+
+    kind: ClassVar[str] = "set_mappings"
+    parameter: str  # the control parameter
+    enabled: bool
+    mappings: tuple[MappingState, ...]
+
+
+@dataclass(frozen=True)
 class SkipSwitchover:
     kind: ClassVar[str] = "skip"
     reason: str
@@ -58,12 +72,15 @@ class SkipSwitchover:
 
 @dataclass(frozen=True)
 class WaitForOldInvocations:
-    """`since`: when the new functions were in place (None: not yet, in a preview)."""
+    """`since`: when the new functions were in place (None: not yet, in a preview). Old
+    invocations are counted as the lease queues' tokens not visible, and (native components,
+    started by their mappings) as `batch_queues`' messages not visible: a batch in flight."""
 
     kind: ClassVar[str] = "wait_for_old_invocations"
     lease_queues: tuple[str, ...]
     bounds: OldInvocations
     since: datetime | None
+    batch_queues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,8 +129,8 @@ class KeepQueue:
     messages: int
 
 
-Step: TypeAlias = (Refuse | CreateQueue | WaitForQueueNames | SetControl | SkipSwitchover
-        | WaitForOldInvocations | Move | RemoveQueues | DeleteQueue | KeepQueue)
+Step: TypeAlias = (Refuse | CreateQueue | WaitForQueueNames | SetControl | SetMappings
+        | SkipSwitchover | WaitForOldInvocations | Move | RemoveQueues | DeleteQueue | KeepQueue)
 
 
 def _plain(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -2,14 +2,17 @@
 images and the coordinator image. Rendering is pure text; hashing covers the rendered text.
 
 Layer order follows change frequency: base and runtime (rarely), build tools (per set of system
-packages), dependencies (per requirements file), code (often), compiled config (per definition).
+packages), dependencies (per requirements file), then code and compiled config (often; per
+definition). Every step costs a container commit with the classic builder, whatever it does, so
+steps that change with the same inputs are one step. The critical path of a cold build is the
+longer of the runtime base (2 steps) and the dependency stage (3-4, grown from the base image
+at the same time), then the component (4-5).
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from importlib import resources
 
 from lambda_complex.runtime.entrypoints import COORDINATOR_HANDLER, WRAPPER_HANDLER
 
@@ -21,7 +24,7 @@ CA_BUNDLE = "/opt/lcbuild/ca-bundle.pem"
 REQUIREMENTS_DIR = "/opt/lcbuild/requirements"
 DEPS_DIR = "/opt/lcbuild/deps"
 BASE_IMAGE_ENV = "LCBUILD_BASE_IMAGE"  # overrides Dockerfile.base's pinned BASE_IMAGE
-CODE_DIR = "/opt/lcbuild/code"
+TASK_DIR = "task"  # in a component's build context: its code (copied with the config)
 IMAGE_LABEL = "org.lambda-complex.image"  # which image of the application this is
 
 # System CA bundles of the bases we know (Amazon Linux, Debian): extra CAs are appended to it so
@@ -32,6 +35,7 @@ _SYSTEM_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certif
 def read_dockerfile_base() -> str:
     """`Dockerfile.base` as this package ships it (the repository's top-level file is the
     source; the package holds it, so an installed `lcbuild` never reads a checkout)."""
+    from importlib import resources  # only builds read it: not worth importing for other commands
     return resources.files(__package__).joinpath("Dockerfile.base").read_text(encoding="utf-8")
 
 
@@ -46,26 +50,28 @@ def default_base_image(dockerfile_base: str) -> str:
     return match.group(1)
 
 
-def _ca_lines(has_ca: bool) -> list[str]:
-    if not has_ca:
-        return []
+def _ca_env() -> str:
+    return f"PIP_CERT={CA_BUNDLE} SSL_CERT_FILE={CA_BUNDLE} REQUESTS_CA_BUNDLE={CA_BUNDLE}"
+
+
+def _ca_setup() -> str:
+    """Shell that makes the CA bundle (the system bundle plus the extra CAs) and exports the
+    variables that make pip and the package manager trust it, in this RUN only: the stage
+    keeps no ENV that a later image could inherit."""
     bundles = " ".join(_SYSTEM_BUNDLES)
-    return [
-        "# Extra CA certificates (--ca-cert, LCBUILD_CA_CERT): this stage only, never in an image.",
-        f"COPY ca/ {CA_DIR}/",
-        f"RUN set -e; for b in {bundles}; do if [ -f \"$b\" ]; then cat \"$b\" > {CA_BUNDLE}; "
-        f"break; fi; done; cat {CA_DIR}/*.pem >> {CA_BUNDLE}",
-        f"ENV PIP_CERT={CA_BUNDLE} SSL_CERT_FILE={CA_BUNDLE} REQUESTS_CA_BUNDLE={CA_BUNDLE}",
-    ]
+    return (f"for b in {bundles}; do if [ -f \"$b\" ]; then cat \"$b\" > {CA_BUNDLE}; "
+            f"break; fi; done; cat {CA_DIR}/*.pem >> {CA_BUNDLE}; export {_ca_env()}; ")
 
 
-def build_tools_step(build_packages: tuple[str, ...]) -> str:
+def build_tools_step(build_packages: tuple[str, ...], has_ca: bool = False) -> str:
     """One RUN that installs the compiler (and the component's system packages) with the base's
     package manager: dnf/microdnf on the Amazon Linux Lambda base, apt-get on the Debian
-    stand-in (which already has gcc, so it installs only the packages a component asks for)."""
+    stand-in (which already has gcc, so it installs only the packages a component asks for).
+    With extra CAs it first makes their bundle (`_ca_setup`): one step fewer on the critical
+    path, and both depend on the same inputs, so no cache is lost."""
     pkgs = " ".join(shlex.quote(p) for p in build_packages)
     return (
-        f'RUN set -e; pkgs="{pkgs}"; '
+        f'RUN set -e; {_ca_setup() if has_ca else ""}pkgs="{pkgs}"; '
         "if command -v dnf >/dev/null 2>&1; then dnf install -y gcc gcc-c++ make $pkgs; "
         "dnf clean all; "
         "elif command -v microdnf >/dev/null 2>&1; then "
@@ -79,20 +85,24 @@ def build_tools_step(build_packages: tuple[str, ...]) -> str:
     )
 
 
-def dependencies(runtime_image: str, build_packages: tuple[str, ...], has_requirements: bool,
+def dependencies(base_image: str, build_packages: tuple[str, ...], has_requirements: bool,
                  has_ca: bool) -> str:
-    """The dependency stage: runtime base + build tools + `pip install --target`. Shared by every
-    component with the same requirements and system packages; its layers depend only on those."""
+    """The dependency stage: the base image + build tools + `pip install --target`. Shared by
+    every component with the same requirements and system packages; its layers depend only on
+    those (the build tools before the requirements, so a changed requirement reuses them).
+    FROM the base, not the runtime base, so that it builds while the runtime base does. Built
+    only for components with requirements (`needs_dependency_stage`)."""
+    ca_env = f"{_ca_env()} " if has_ca else ""
     lines = [
         "# Rendered by lcbuild: the dependency stage (never pushed; only its files are copied).",
-        f"FROM {runtime_image}",
-        *_ca_lines(has_ca),
-        build_tools_step(build_packages),
+        f"FROM {base_image}",
+        *([f"COPY ca/ {CA_DIR}/"] if has_ca else []),
+        build_tools_step(build_packages, has_ca),
         f"COPY requirements/ {REQUIREMENTS_DIR}/",
     ]
     if has_requirements:
         lines.append(
-            "RUN python3 -m pip install --no-cache-dir --disable-pip-version-check "
+            f"RUN {ca_env}python3 -m pip install --no-cache-dir --disable-pip-version-check "
             f"--no-warn-script-location --target {DEPS_DIR} -r {REQUIREMENTS_DIR}/requirements.txt"
         )
     else:
@@ -100,30 +110,37 @@ def dependencies(runtime_image: str, build_packages: tuple[str, ...], has_requir
     return "\n".join(lines) + "\n"
 
 
+def needs_dependency_stage(has_requirements: bool) -> bool:
+    """Only requirements need one: without them there is nothing to install, and the build
+    packages serve only to compile requirements."""
+    return has_requirements
+
+
 def _label(name: str) -> str:
     return f"LABEL {IMAGE_LABEL}={shlex.quote(name)}"
 
 
 def component(deps_image: str, runtime_image: str, has_requirements: bool,
-              config_file: str, name: str) -> str:
-    """A component image: the code is byte-compiled in the dependency stage (a syntax error fails
-    the build there), then installed files and code are copied onto the runtime base. The code
-    comes last, so an edit to a handler rebuilds one small layer and every step before it is
-    cached (the config and CMD change only with the definition)."""
+              config_file: str, name: str, code_names: tuple[str, ...] = ()) -> str:
+    """A component image, in as few steps as the layer order allows: the installed files of the
+    dependency stage (no compiler, no CA: only DEPS_DIR is copied), the command and label, then
+    the code (`task/`) with the config in one step (both small), byte-compiled in place (a
+    syntax error fails the build; Lambda's file system is read-only, so a cold start could not
+    cache bytecode). The code comes last, so a handler edit rebuilds two small layers and every
+    step before it is cached. `code_names`: the code's top-level files and folders (compiled;
+    nothing else is)."""
+    compiled = " ".join(f"{TASK_ROOT}/{shlex.quote(n)}" for n in code_names) or TASK_ROOT
     lines = [
         "# Rendered by lcbuild: a component image.",
-        f"FROM {deps_image} AS build",
-        f"COPY code/ {CODE_DIR}/",
-        f"RUN python3 -m compileall -q {CODE_DIR}",
         f"FROM {runtime_image}",
     ]
     if has_requirements:
-        lines.append(f"COPY --from=build {DEPS_DIR}/ {TASK_ROOT}/")
+        lines.append(f"COPY --from={deps_image} {DEPS_DIR}/ {TASK_ROOT}/")
     lines += [
-        f"COPY {config_file} {TASK_ROOT}/",
         f'CMD ["{WRAPPER_HANDLER}"]',
         _label(name),
-        f"COPY --from=build {CODE_DIR}/ {TASK_ROOT}/",
+        f"COPY {TASK_DIR}/ {config_file} {TASK_ROOT}/",
+        f"RUN python3 -m compileall -q {compiled}",
     ]
     return "\n".join(lines) + "\n"
 

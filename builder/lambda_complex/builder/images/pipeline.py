@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ BASE_IMAGE_ENV = dockerfile.BASE_IMAGE_ENV
 class Options:
     push: bool = False
     registry: str | None = None  # default: the definition's deployment.registry
-    jobs: int | None = None  # default: CPU count
+    jobs: int | None = None  # default: default_jobs()
     dry_run: bool = False
     base_image: str | None = None  # default: Dockerfile.base's pinned BASE_IMAGE
     ca_certs: tuple[Path, ...] = ()  # in addition to those of LCBUILD_CA_CERT
@@ -173,6 +173,21 @@ def plan_images(app: App, options: Options, engine: Engine) -> tuple[Plan, dict[
     return plan.make_plan(specs, facts, previous, options.push), jobs, registry
 
 
+def default_jobs(cpus: int | None = None) -> int:
+    """Images built at once when `--jobs` is not given: the CPU count plus two. A classic-builder
+    step is mostly the engine creating, starting and committing a container (disk and kernel
+    work, not our CPU), so a build waits on the engine much of the time and two more builds than
+    cores keep the cores busy; more only makes each build slower."""
+    return max(1, (cpus if cpus is not None else os.cpu_count() or 1) + 2)
+
+
+def longest_first(planned: Sequence[PlannedImage], jobs: Mapping[str, Job]) -> list[int]:
+    """The order to start the images in (indices into `planned`): those behind a dependency
+    stage first, since theirs is the longest path (runtime base, dependency stage, image), then
+    the rest in plan order, which fill the other workers meanwhile (pure)."""
+    return sorted(range(len(planned)), key=lambda i: jobs[planned[i].name].deps is None)
+
+
 def _manifest_path(app: App, options: Options) -> Path:
     return options.manifest_path or manifest.path_for(app.root)
 
@@ -238,9 +253,14 @@ class _Executor:
 
     def _build(self, planned: PlannedImage, job: Job, result: ImageResult) -> None:
         name = planned.name
-        self.ensure_stage(job.runtime, name, "runtime base")
-        if job.deps is not None:
-            self.ensure_stage(job.deps, name, "dependency stage")
+        deps = job.deps
+        if deps is None:
+            self.ensure_stage(job.runtime, name, "runtime base")
+        else:  # independent stages: built at the same time (the classic builder is serial)
+            with ThreadPoolExecutor(max_workers=1) as side:
+                deps_built = side.submit(self.ensure_stage, deps, name, "dependency stage")
+                self.ensure_stage(job.runtime, name, "runtime base")
+                deps_built.result()
         self.reporter.status(name, "building")
         local = f"{planned.spec.local_repository}:{planned.spec.tag}"
         output = self.engine.build(
@@ -304,9 +324,12 @@ def build_images(app: App, options: Options | None = None) -> Result:
     executor = _Executor(engine, registry, reporter, options.push)
     reporter.begin([p.name for p in the_plan.images])
     try:
-        workers = max(1, options.jobs or os.cpu_count() or 1)
+        workers = options.jobs or default_jobs()
+        order = longest_first(the_plan.images, jobs)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            images = list(pool.map(lambda p: executor.run(p, jobs[p.name]), the_plan.images))
+            futures = {i: pool.submit(executor.run, the_plan.images[i],
+                                      jobs[the_plan.images[i].name]) for i in order}
+            images = [futures[i].result() for i in range(len(the_plan.images))]
     finally:
         reporter.end()
     entries: dict[str, dict[str, Any]] = {}

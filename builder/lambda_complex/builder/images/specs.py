@@ -148,34 +148,38 @@ class SpecBuilder:
         with_requirements = has_requirements(requirements)
         build_packages = tuple(c.lambda_.build_packages)
         # Symbolic render for hashing (no parent tags, no CA: see ca_entries); the real render
-        # for building.
-        deps_symbolic = dockerfile.dependencies("RUNTIME", build_packages, with_requirements,
+        # for building. The stage grows from the base image itself, not the runtime base (pip
+        # needs nothing of the runtime), so both build at the same time.
+        deps_symbolic = dockerfile.dependencies("BASE", build_packages, with_requirements,
                                                 has_ca=False)
         dependencies_input = context.digest_text(context.digest(requirements),
                                                  " ".join(build_packages))
         build_input = context.digest_text(deps_symbolic)
-        deps_key = context.digest_text(runtime.tag, dependencies_input, build_input)
+        deps_key = context.digest_text(self.base_id, platform, dependencies_input, build_input)
         deps_tag = f"{LOCAL_PREFIX}/deps:{deps_key[:_HASH_LEN]}"
         deps = Stage(
             tag=deps_tag, platform=platform,
             entries=(Entry("Dockerfile", dockerfile.dependencies(
-                runtime.tag, build_packages, with_requirements, bool(self.ca)).encode()),
+                self.base_ref, build_packages, with_requirements, bool(self.ca)).encode()),
                 *requirements, *self.ca,
                 # An empty requirements/ folder must still exist for its COPY.
                 *(() if requirements else (Entry("requirements/.keep", b""),))),
         )
-        code = context.code_files(folder, prefix="code/")
+        task = f"{dockerfile.TASK_DIR}/"
+        code = context.code_files(folder, prefix=task)
         if not code:
             raise UserError(f"component {c.name}: no code files in {folder}")
+        code_names = tuple(sorted({e.name.removeprefix(task).split("/")[0] for e in code}))
         config_json = app_compile.for_component(self.app, c.name).to_json().encode()
         image_dockerfile = dockerfile.component(deps_tag, runtime.tag, with_requirements,
-                                                config.CONFIG_FILE_NAME, c.name)
+                                                config.CONFIG_FILE_NAME, c.name, code_names)
         inputs = {
             "base": self.base_id,
             "runtime": self.runtime_input,
             "dependencies": dependencies_input,
             "dockerfile": _sha(dockerfile.component("DEPS", "RUNTIME", with_requirements,
-                                                    config.CONFIG_FILE_NAME, c.name)),
+                                                    config.CONFIG_FILE_NAME, c.name,
+                                                    code_names)),
             "code": context.digest(code),
             "config": _sha(config_json),
             "platform": platform,
@@ -185,7 +189,9 @@ class SpecBuilder:
                          platform, inputs, dependency_set=deps_key[:12])
         entries = (Entry("Dockerfile", image_dockerfile.encode()), *code,
                    Entry(config.CONFIG_FILE_NAME, config_json))
-        return Job(spec, runtime, deps, entries)
+        return Job(spec, runtime,
+                   deps if dockerfile.needs_dependency_stage(with_requirements) else None,
+                   entries)
 
     def coordinator(self) -> Job:
         runtime = self.runtime(COORDINATOR_PLATFORM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def load_app(stack_group_config: dict[str, Any], app_file: str | None = None, *,
 
     root = project_root(stack_group_config)
     path = root / (app_file or os.environ.get(APP_FILE_ENV) or app_load.DEFAULT_FILE)
-    app = app_load.load(path)
+    app = _load(path)
     if project_code is not None and project_code != app.name:
         raise UserError(f"config/config.yaml: project_code '{project_code}' must be the "
                         f"application name '{app.name}' of {path}")
@@ -38,3 +39,18 @@ def load_app(stack_group_config: dict[str, Any], app_file: str | None = None, *,
         raise UserError(f"config/config.yaml: region '{region}' differs from deployment.region "
                         f"'{app.deployment.region}' of {path}")
     return app
+
+
+def _load(path: Path) -> App:
+    """The definition, loaded once per sceptre run (every stack's handler, resolver and hooks ask
+    for it) unless the file changed meanwhile."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return app_load.load(path)  # its own clear error
+    return _load_version(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.cache
+def _load_version(path: Path, mtime_ns: int, size: int) -> App:
+    return app_load.load(path)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.local.aws import emulator_env
+from lambda_complex.builder.local.aws.account import REGION
+from lambda_complex.builder.local.aws.emulator_server import serve
 
-REGION = "eu-west-1"
-ACCOUNT_ID = "123456789012"
 EMULATOR_ENV = emulator_env.OVERRIDE_ENV
 
 
@@ -55,6 +55,7 @@ class Emulator:
     process: subprocess.Popen[bytes]
     port: int
     region: str = REGION
+    log_path: Path | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -69,6 +70,24 @@ class Emulator:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
         }
+
+    def wait_ready(self, timeout: float = 30.0) -> Emulator:
+        """Wait until the server answers (stopping it if it does not within `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the AWS emulator exited at start (code {self.process.returncode}); "
+                    f"see {self.log_path or 'its output'}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(
+            f"the AWS emulator did not answer on port {self.port} within {timeout:.0f} s")
 
     def reset(self) -> None:
         """Forget every resource (moto's reset API): a clean account between tests."""
@@ -95,17 +114,34 @@ class Emulator:
 FAST_LAUNCHER = Path(__file__).parent / "emulator_server" / "serve.py"
 
 
-def server_command(executable: str, fast: bool = True) -> list[str]:
+def server_command(executable: str, fast: bool = True, warm_up: bool = False) -> list[str]:
     """How to start the server from `executable`: a moto_server, or the provisioned environment's
     Python. `fast`: our launcher, run by the Python that moto belongs to: the same server with SQS
-    receives and sends that cost O(1) per message instead of O(queue depth)."""
+    receives and sends that cost O(1) per message instead of O(queue depth); `warm_up` (our
+    launcher only): it loads the services a local run's deploy calls while it starts."""
     path = Path(executable)
     python = path if path.name.startswith("python") else path.with_name("python")
     if fast and python.exists():
-        return [str(python), str(FAST_LAUNCHER)]
+        return [str(python), str(FAST_LAUNCHER), *([serve.WARM_UP_ARG] if warm_up else [])]
     if python == path:  # not its scripts: the environment was built elsewhere, then moved
         return [str(python), "-m", "moto.server"]
     return [executable]
+
+
+def launch(port: int | None = None, log_path: Path | None = None, fast: bool = True,
+           warm_up: bool = False) -> Emulator:
+    """Start moto_server on 127.0.0.1 without waiting for it: its endpoint is known at once, so
+    what needs no answer yet can be prepared while it boots; `wait_ready` before calling it."""
+    executable = find_moto_server()
+    port = port or free_port()
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [*server_command(executable, fast, warm_up), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Emulator(process=process, port=port, log_path=log_path)
 
 
 def start(
@@ -115,30 +151,7 @@ def start(
     fast: bool = True,
 ) -> Emulator:
     """Start moto_server on 127.0.0.1 and wait until it answers."""
-    executable = find_moto_server()
-    port = port or free_port()
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [*server_command(executable, fast), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    emulator = Emulator(process=process, port=port)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"the AWS emulator exited at start (code {process.returncode}); "
-                f"see {log_path or 'its output'}"
-            )
-        try:
-            with urllib.request.urlopen(f"{emulator.endpoint_url}/moto-api/", timeout=1):
-                return emulator
-        except OSError:
-            time.sleep(0.1)
-    emulator.stop()
-    raise RuntimeError(f"the AWS emulator did not answer on port {port} within {timeout:.0f} s")
+    return launch(port, log_path, fast).wait_ready(timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

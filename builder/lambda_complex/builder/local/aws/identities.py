@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lambda_complex.builder.local.aws.emulator import ACCOUNT_ID
+from lambda_complex.builder.local.aws.account import ACCOUNT_ID
 from lambda_complex.builder.local.aws.emulator_server.moto_iam import LOCAL_API
 
 DEPLOYER = "lambda-complex-local-deployer"

@@ -7,20 +7,27 @@ local images or the source folders itself."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from lambda_complex.builder import scaffold
 from lambda_complex.builder.app.model import App
+from lambda_complex.builder.cfn import lint
 from lambda_complex.builder.deploy import images
 from lambda_complex.builder.images import manifest
+from lambda_complex.builder.local import cache
+from lambda_complex.builder.local.aws import sceptre_local
 from lambda_complex.builder.sceptre import project
 from lambda_complex.runtime import names
 
 _PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+LINT_CACHE_SUBDIR = "cfn-lint"
 
 
 class DeployError(RuntimeError):
@@ -49,28 +56,77 @@ def sceptre_project(app: App, work_dir: Path) -> Path:
     return work_dir
 
 
-def deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_path: Path) -> None:
+class Deployment:
+    """`sceptre launch -y prod` running in the background (`start_deploy`); `wait()` for it.
+    `started_at` and `ended_at` (time.monotonic()): when sceptre started and exited."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, started_at: float
+                 ) -> None:
+        self.process, self.log_path = process, log_path
+        self.started_at = started_at
+        self.ended_at: float | None = None
+        self._exited = threading.Thread(target=self._watch, name="sceptre", daemon=True)
+        self._exited.start()
+
+    def _watch(self) -> None:
+        self.process.wait()
+        self.ended_at = time.monotonic()
+
+    def wait(self) -> None:
+        """Until sceptre exits; DeployError (with the log's tail) unless it succeeded."""
+        code = self.process.wait()
+        self._exited.join()
+        if code != 0:
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise DeployError(f"sceptre launch failed (exit {code}), see {self.log_path}:\n{tail}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait()
+
+
+def start_deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_path: Path,
+                 env_from: Path | None = None) -> Deployment:
     """`sceptre launch -y prod` against the emulator (env), by the real sceptre CLI with its
-    status polls shortened (`sceptre_local`); its output goes to log_path."""
+    status polls shortened (`sceptre_local`), started and not waited for; its output goes to
+    log_path. `env_from`: sceptre imports, then waits for this file (`write_env`) to add what
+    `env` cannot hold yet (the deployer's credentials). Its cfn-lint findings are kept in the
+    user's cache (`cfn.lint`): a local deploy of unchanged templates is not linted again."""
     folder = sceptre_project(app, log_path.parent / "deploy")
     command = [sys.executable, "-m", "lambda_complex.builder.local.aws.sceptre_local",
+               *([sceptre_local.ENV_FROM, str(env_from)] if env_from else []),
                "--dir", str(folder)]
+    if env_from is not None:
+        env_from.unlink(missing_ok=True)  # an earlier run's
+    started_at = time.monotonic()
     with open(log_path, "wb") as log:
-        done = subprocess.run(
+        process = subprocess.Popen(
             [*command, "launch", "-y", "prod"],
             cwd=folder,
-            env={**os.environ, **env, project.APP_FILE_ENV: str(app.source),
+            env={lint.CACHE_ENV: str(cache.root() / LINT_CACHE_SUBDIR), **os.environ, **env,
+                 project.APP_FILE_ENV: str(app.source),
                  images.MANIFEST_ENV: str(placeholder_manifest)},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            check=False,
         )
-    if done.returncode != 0:
-        tail = log_path.read_text(errors="replace")[-2000:]
-        raise DeployError(
-            f"sceptre launch failed (exit {done.returncode}), see {log_path}:\n{tail}"
-        )
+    return Deployment(process, log_path, started_at)
+
+
+def write_env(path: Path, env: dict[str, str]) -> None:
+    """The variables a deploy started with `env_from=path` waits for, written whole (rename),
+    readable by this user only (credentials)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(env, out)
+    os.replace(partial, path)
+
+
+def deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_path: Path) -> None:
+    """`start_deploy`, waited for."""
+    start_deploy(app, placeholder_manifest, env, log_path).wait()
 
 
 def role_buckets(app: App) -> list[str]:

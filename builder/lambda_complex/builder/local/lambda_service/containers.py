@@ -17,15 +17,40 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lambda_complex.builder.local.lambda_service.engine_socket import Engine, EngineError, exit_code
 from lambda_complex.builder.local.lambda_service.functions import FunctionDefinition
 
 TMP_SIZE = "512m"  # Lambda's default ephemeral storage
+FUNCTION_LABEL = "lambda-complex.function"  # which function a container is an instance of
+
+
+def container_config(fn: FunctionDefinition, runtime_api: str,
+                     environment: Mapping[str, str]) -> dict[str, Any]:
+    """The Engine API's create body for one instance of `fn` (pure)."""
+    env = {**environment, "AWS_LAMBDA_RUNTIME_API": runtime_api}
+    memory = fn.memory * 2**20
+    return {
+        "Image": fn.image,
+        "Cmd": [fn.handler],
+        "Env": [f"{key}={value}" for key, value in env.items()],
+        "Labels": {FUNCTION_LABEL: fn.name},
+        "HostConfig": {
+            "NetworkMode": "host",
+            "ReadonlyRootfs": True,
+            "Tmpfs": {"/tmp": f"rw,size={TMP_SIZE}"},
+            "Memory": memory,
+            "MemorySwap": memory,  # no swap: beyond the limit is beyond the limit
+        },
+    }
 
 
 class ContainerInstance:
-    def __init__(self, container: Any, log_path: Path) -> None:
-        self.container = container
-        self.ident = str(container.id)
+    """A started container: its output copied to `log_path`, its exit watched. It stays until
+    `kill` removes it, so an instance that fails at once still leaves its lines and status."""
+
+    def __init__(self, engine: Engine, ident: str, log_path: Path) -> None:
+        self.engine = engine
+        self.ident = ident
         self._exit: str | None = None
         self._exited = threading.Event()
         threading.Thread(target=self._copy_logs, args=(log_path,), daemon=True).start()
@@ -34,15 +59,14 @@ class ContainerInstance:
     def _copy_logs(self, log_path: Path) -> None:
         try:
             with open(log_path, "ab", buffering=0) as out:
-                for chunk in self.container.logs(stream=True, follow=True):
+                for chunk in self.engine.logs(self.ident):
                     out.write(chunk)
         except Exception:  # the container was removed under us: its stream ends here
             pass
 
     def _wait(self) -> None:
         try:
-            result = self.container.wait()
-            code = int(result.get("StatusCode", -1))
+            code = exit_code(self.engine.wait(self.ident))
         except Exception:
             code = -1
         # 137 = 128 + SIGKILL: the engine's OOM killer or our own kill.
@@ -53,23 +77,20 @@ class ContainerInstance:
         return self._exit if self._exited.is_set() else None
 
     def rss_bytes(self) -> int | None:
-        return None  # the engine enforces mem_limit itself
+        return None  # the engine enforces the memory limit itself
 
     def kill(self) -> None:
-        with contextlib.suppress(Exception):  # already gone
-            self.container.remove(force=True)
+        """Kill and remove it (one call), then wait for its exit to be seen."""
+        with contextlib.suppress(EngineError):  # already gone
+            self.engine.remove(self.ident)
         self._exited.wait(10)
 
 
 class ContainerLauncher:
-    """Starts instances with the Docker SDK. `client`: a docker.DockerClient (default: from_env)."""
+    """Starts instances through the engine's socket. `engine`: default, this machine's."""
 
-    def __init__(self, client: Any = None) -> None:
-        if client is None:
-            import docker  # only container mode needs the SDK
-
-            client = docker.from_env()
-        self.client = client
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.engine = engine or Engine()
 
     def start(
         self,
@@ -81,16 +102,11 @@ class ContainerLauncher:
     ) -> ContainerInstance:
         if not fn.image:
             raise ValueError(f"function {fn.name} has no image to run in container mode")
-        container = self.client.containers.run(
-            fn.image,
-            command=[fn.handler],
-            environment={**environment, "AWS_LAMBDA_RUNTIME_API": runtime_api},
-            network_mode="host",
-            read_only=True,
-            tmpfs={"/tmp": f"rw,size={TMP_SIZE}"},
-            mem_limit=f"{fn.memory}m",
-            memswap_limit=f"{fn.memory}m",  # no swap: beyond the limit is beyond the limit
-            labels={"lambda-complex.function": fn.name},
-            detach=True,
-        )
-        return ContainerInstance(container, log_path)
+        ident = self.engine.create(container_config(fn, runtime_api, environment))
+        try:
+            self.engine.start(ident)
+        except BaseException:
+            with contextlib.suppress(EngineError):  # created, never started: nothing to keep
+                self.engine.remove(ident)
+            raise
+        return ContainerInstance(self.engine, ident, log_path)

@@ -13,6 +13,12 @@ scaled down) finishes the batch it holds.
 
 moto would call the function itself inside SendMessage; the emulator's launcher
 (`aws/emulator_server/serve.py`) stops that, so these pollers are the only consumers.
+
+Lambda's pollers act as the function's execution role: its ReceiveMessage, DeleteMessage and
+GetQueueAttributes grants on the queue are what let a mapping work
+(https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, execution role permissions).
+`as_execution_role` gives each mapping an SQS client with its function's role credentials, so
+with IAM enforced a missing grant fails locally as it would on AWS.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
+
+import boto3
 
 from lambda_complex.builder.local.lambda_service import event_sources as rules
 from lambda_complex.builder.local.lambda_service.event_sources import Gathering, SqsMapping
@@ -39,6 +47,7 @@ class Invoked(NamedTuple):
 
 
 Invoke = Callable[[str, bytes], Invoked]  # (function name, event JSON): a synchronous Invoke
+SqsFor = Callable[[SqsMapping], Any]  # the SQS client a mapping's pollers call with
 
 
 def through(service: Any) -> Invoke:
@@ -49,6 +58,35 @@ def through(service: Any) -> Invoke:
         return Invoked(status, body, headers.get("X-Amz-Function-Error"))
 
     return invoke
+
+
+def as_execution_role(
+    service: Any, endpoint: str, region: str, default_env: Mapping[str, str]
+) -> SqsFor:
+    """SQS clients at `endpoint` that act as the execution role of each mapping's function, with
+    the credentials the local Lambda service gives that function's instances. Where the service
+    has none (IAM not enforced, or a function it does not define), `default_env`'s keys."""
+    clients: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def sqs_for(mapping: SqsMapping) -> Any:
+        pool = service.pool(mapping.function)
+        fn = pool.fn if pool is not None else None
+        env = default_env
+        if fn is not None and fn.role and service.credentials is not None:
+            env = service.credentials.for_role(fn.role, fn.name).environment
+        key = env.get("AWS_ACCESS_KEY_ID", "")
+        with lock:  # one client per session: renewed credentials get a new one
+            if key not in clients:
+                clients[key] = boto3.client(
+                    "sqs", endpoint_url=endpoint, region_name=region,
+                    aws_access_key_id=key,
+                    aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+                    aws_session_token=env.get("AWS_SESSION_TOKEN"),
+                )
+            return clients[key]
+
+    return sqs_for
 
 
 def read_mappings(client: Any) -> list[SqsMapping]:
@@ -116,11 +154,13 @@ class EventSources:
         sqs_client: Any,  # SQS (the testbed's tap, so that deletes are counted)
         invoke: Invoke,
         *,
+        sqs_for: SqsFor | None = None,  # per mapping, instead of sqs_client: as_execution_role
         refresh: float = 2.0,  # seconds between readings of the mappings
         unset_limit: int = rules.STARTING_CONCURRENCY,  # pollers without MaximumConcurrency
         idle_wait: float = 1.0,  # long poll of an idle poller (short: it notices a stop soon)
     ) -> None:
         self.lambda_client, self.sqs, self.invoke = lambda_client, sqs_client, invoke
+        self.sqs_for = sqs_for
         self.refresh, self.unset_limit, self.idle_wait = refresh, unset_limit, idle_wait
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -164,6 +204,18 @@ class EventSources:
                     pollers=alive.count(False), stopping=alive.count(True))
         return found
 
+    def by_function(self) -> dict[str, dict[str, int]]:
+        """`stats()` per function (the sum of its mappings'; the largest concurrency observed)."""
+        with self.lock:
+            function_of = {uuid: r.mapping.function for uuid, r in self._runners.items()}
+        found: dict[str, dict[str, int]] = {}
+        for uuid, counts in self.stats().items():
+            mine = found.setdefault(function_of.get(uuid, uuid), {})
+            for name, n in counts.items():
+                top = name == "max_concurrency_observed"
+                mine[name] = max(mine.get(name, 0), n) if top else mine.get(name, 0) + n
+        return found
+
     def reload(self) -> None:
         """Read the mappings now and resize every mapping's pollers to match."""
         try:
@@ -190,6 +242,9 @@ class EventSources:
         while not self._stop.wait(self.refresh):
             self.reload()
 
+    def _sqs(self, runner: _Runner) -> Any:
+        return self.sqs if self.sqs_for is None else self.sqs_for(runner.mapping)
+
     def _count(self, runner: _Runner, **counts: int) -> None:
         with self.lock:
             for name, n in counts.items():
@@ -211,7 +266,7 @@ class EventSources:
     def _url(self, runner: _Runner) -> str:
         if runner.queue_url is None:
             mapping = runner.mapping
-            runner.queue_url = str(self.sqs.get_queue_url(
+            runner.queue_url = str(self._sqs(runner).get_queue_url(
                 QueueName=mapping.queue_name, QueueOwnerAWSAccountId=mapping.account_id,
             )["QueueUrl"])
         return runner.queue_url
@@ -228,7 +283,7 @@ class EventSources:
             wait = rules.poll_time(mapping, batch, now, self.idle_wait)
             if wait < 1:  # WaitTimeSeconds is whole seconds: wait out a fraction here
                 stop.wait(wait)
-            answer = self.sqs.receive_message(
+            answer = self._sqs(runner).receive_message(
                 QueueUrl=self._url(runner),
                 MaxNumberOfMessages=count,
                 WaitTimeSeconds=int(wait),
@@ -255,7 +310,7 @@ class EventSources:
 
     def _hand_back(self, runner: _Runner, messages: Sequence[dict[str, Any]]) -> None:
         """Messages received beyond the payload limit: visible again at once, for the next batch."""
-        self.sqs.change_message_visibility_batch(
+        self._sqs(runner).change_message_visibility_batch(
             QueueUrl=self._url(runner),
             Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
@@ -292,7 +347,7 @@ class EventSources:
         deleted = 0
         for first in range(0, len(messages), rules.MAX_RECEIVE):
             chunk = messages[first:first + rules.MAX_RECEIVE]
-            answer = self.sqs.delete_message_batch(
+            answer = self._sqs(runner).delete_message_batch(
                 QueueUrl=self._url(runner),
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                          for i, m in enumerate(chunk)],

@@ -8,6 +8,10 @@ timeout, memory, environment, reserved concurrency, the image URI, the role; but
 `RecursiveLoop`. `merge` joins both: what was deployed wins where moto keeps it, since a deployed
 function is what production would run (it may have been updated since the definition was
 rendered); the specs give everything moto drops.
+
+A native component's SQS event source mapping (`EventSource`) comes from the same spec; moto
+keeps every setting of a mapping, so the pollers (`event_source_pollers`) read the deployed
+mappings, and this copy is what they are checked against.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambda_complex.builder.local.aws.emulator import ACCOUNT_ID, REGION
+from lambda_complex.builder.local.aws.account import ACCOUNT_ID, REGION
 from lambda_complex.builder.local.lambda_service.loop_detection import ALLOW, TERMINATE
 from lambda_complex.runtime import names
 
@@ -27,6 +31,18 @@ if TYPE_CHECKING:
 # Lambda's defaults when a function does not say.
 DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY = 128
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """The SQS event source mapping the templates give a function (`EventSourceSpec`)."""
+
+    queue_arn: str
+    batch_size: int
+    window: int  # MaximumBatchingWindowInSeconds
+    max_concurrency: int  # ScalingConfig.MaximumConcurrency
+    report_item_failures: bool  # FunctionResponseTypes has ReportBatchItemFailures
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,7 @@ class FunctionDefinition:
     log_format: str | None = None  # LoggingConfig.LogFormat (Text | JSON): AWS_LAMBDA_LOG_FORMAT
     role: str | None = None  # the execution role's ARN: its credentials run the instances
     recursive_loop: str = TERMINATE  # RecursiveLoop (Allow | Terminate)
+    event_source: EventSource | None = None  # a native component's mapping
     region: str = REGION
     account_id: str = ACCOUNT_ID
 
@@ -133,6 +150,7 @@ def from_app(
     for spec in function_specs(app, local):
         component = None if spec.image_name == names.COORDINATOR else app.component(spec.key)
         on_failure = spec.on_failure_queue
+        source = spec.event_source
         found.append(
             FunctionDefinition(
                 name=spec.function_name,
@@ -154,6 +172,14 @@ def from_app(
                 max_retry_attempts=spec.retry_attempts,
                 log_format=spec.log_format,
                 recursive_loop=ALLOW if spec.recursive_loop_allowed else TERMINATE,
+                event_source=None if source is None else EventSource(
+                    queue_arn=queue_arn(source.queue_name, region, account_id),
+                    batch_size=source.batch_size,
+                    window=source.batching_window,
+                    max_concurrency=source.max_concurrency,
+                    report_item_failures=source.report_batch_item_failures,
+                    enabled=source.enabled,
+                ),
                 region=region,
                 account_id=account_id,
             )

@@ -102,12 +102,16 @@ class LambdaService:
 
     def stop(self) -> None:
         self._stopped.set()
-        self._server.shutdown()
-        self._server.server_close()
+        # shutdown() waits for the serve loop's next poll: do not make the caller wait for it.
+        threading.Thread(target=self._shutdown_server, daemon=True).start()
         with self._lock:
             pools = list(self._pools.values())
         for pool in pools:
             pool.close()
+
+    def _shutdown_server(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
     def __enter__(self) -> LambdaService:
         return self.start()

@@ -8,6 +8,8 @@ a message component handles it as one queue message instead of polling a queue.
 
 AWS is out of reach on purpose: AWS clients point at a closed loopback port and carry dummy
 credentials, so a handler that calls AWS fails at once, and nothing leaves this machine.
+`send_results` then sends the routed results on, as the wrapper would, to the targets of a
+running `lcbuild local run` (`lcbuild local invoke --send-results`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from lambda_complex.runtime.protocol import MESSAGE_EVENT, ROUTE_EVENT, RouteKin
 
 if TYPE_CHECKING:
     from lambda_complex.builder.app.model import App
+    from lambda_complex.builder.deploy.aws import Aws
 
 # Port 9 (discard) on loopback: nothing listens, so an AWS call is refused at once, locally.
 NO_AWS_ENDPOINT = "http://127.0.0.1:9"
@@ -47,6 +50,7 @@ class Route:
     target: str
     kind: str  # a protocol.RouteKind
     body: str  # the envelope it would carry
+    sent: bool = False  # sent on to a running local run (`send_results`)
 
     @property
     def data(self) -> Any:
@@ -80,7 +84,8 @@ class Outcome:
             "result": self.result,
             "error": self.error,
             "reason": self.reason,
-            "routes": [{"target": r.target, "kind": r.kind, "data": r.data} for r in self.routes],
+            "routes": [{"target": r.target, "kind": r.kind, "data": r.data, "sent": r.sent}
+                       for r in self.routes],
             "logs": self.logs,
             "duration_ms": round(self.duration_ms, 1),
         }
@@ -143,6 +148,33 @@ def run(fn: functions.FunctionDefinition, component: str, event: Any, launcher: 
         text = "".join(p.read_text(encoding="utf-8", errors="replace") for p in log_files)
     return outcome_of(component, body, "X-Amz-Function-Error" in headers, text.splitlines(),
                       duration)
+
+
+def send_results(aws: Aws, app_name: str, outcome: Outcome) -> Outcome:
+    """Send each routed result to its target through `aws` (a running local run's endpoints),
+    as the wrapper would: a queue target's queue gets the envelope (SendMessage), an invocation
+    target an asynchronous Invoke. Dead letters stay here: the wrapper sends them with their
+    reason as message attributes, which a route line does not carry. A failed send is a
+    UserError naming the target."""
+    routes: list[Route] = []
+    for route in outcome.routes:
+        try:
+            if route.kind == RouteKind.QUEUE:
+                queue = names.queue_name(app_name, route.target)
+                url = aws.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+                aws.sqs.send_message(QueueUrl=url, MessageBody=route.body)
+            elif route.kind == RouteKind.INVOCATION:
+                function = names.function_name(app_name, route.target)
+                if not aws.invoke_event(function, route.body.encode("utf-8")):
+                    raise RuntimeError(f"Invoke of {function} was not accepted")
+            else:
+                routes.append(route)
+                continue
+        except Exception as e:
+            raise UserError(f"sending the result for {route.target!r} to the running local run "
+                            f"failed: {e}") from None
+        routes.append(replace(route, sent=True))
+    return replace(outcome, routes=routes)
 
 
 def _wait_for_outcome_line(paths: Iterable[Path], timeout: float) -> None:

@@ -30,7 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lambda_complex.runtime import protocol
+from lambda_complex.builder.app.model import App, ComponentType
+from lambda_complex.runtime import names, protocol
 
 MESSAGE = "message"
 INVOCATION = "invocation"
@@ -160,3 +161,19 @@ def build(
         },
         "accounting": accounting,
     }
+
+
+def components_of(app: App) -> list[Component]:
+    """The components of `app` as the report counts them."""
+    found = []
+    for c in app.components:
+        message = c.type == ComponentType.EVENT_FROM_MESSAGE
+        found.append(
+            Component(
+                name=c.name,
+                kind=MESSAGE if message else INVOCATION,
+                function=names.function_name(app.name, c.name),
+                queue=names.queue_name(app.name, c.name) if message else None,
+            )
+        )
+    return found

@@ -25,47 +25,29 @@ from typing import Any, Literal
 import boto3
 
 from lambda_complex.builder.app import load as app_load
-from lambda_complex.builder.app.model import App, ComponentType
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.images import manifest
 from lambda_complex.builder.local.aws import emulator as emulator_mod
 from lambda_complex.builder.local.aws import identities, sqs_tap
 from lambda_complex.builder.local.aws.stack_group import (
+    Deployment,
     deploy,
     role_buckets,
+    start_deploy,
+    write_env,
     write_placeholder_manifest,
 )
-from lambda_complex.builder.local.lambda_service import functions, schedules
+from lambda_complex.builder.local.lambda_service import event_source_pollers, functions, schedules
 from lambda_complex.builder.local.lambda_service import service as lambda_service
-from lambda_complex.builder.local.run import report
+from lambda_complex.builder.local.run import observe, report, timeline
 from lambda_complex.builder.local.run.files import LogTail, endpoint_path, local_dir
-from lambda_complex.runtime import names, protocol, resources
+from lambda_complex.runtime import names, protocol
 
 Mode = Literal["process", "container"]
-_QUEUE_ATTRIBUTES = [
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-]
 
 
 class WorkerStartError(UserError):
     """A function's instances cannot start (init error): the run cannot make progress."""
-
-
-def components_of(app: App) -> list[report.Component]:
-    found = []
-    for c in app.components:
-        message = c.type == ComponentType.EVENT_FROM_MESSAGE
-        found.append(
-            report.Component(
-                name=c.name,
-                kind=report.MESSAGE if message else report.INVOCATION,
-                function=names.function_name(app.name, c.name),
-                queue=names.queue_name(app.name, c.name) if message else None,
-            )
-        )
-    return found
 
 
 def _quietly(action: Callable[[], None]) -> None:
@@ -95,24 +77,33 @@ class Testbed:
         service_options: dict[str, Any] | None = None,
         say: Callable[[str], None] = lambda _: None,
         iam: bool = True,  # enforce IAM in the emulator; False: every call allowed (a warning)
+        timings: bool = False,  # each `say` line with its time; the start's phases at the end
+        # Sent once the stacks are up, before the schedules first fire: the coordinator's first
+        # look at the queues finds them (a schedule that finds no work starts no chain).
+        inputs: Sequence[tuple[str, Sequence[Any]]] = (),
     ) -> None:
+        self.timeline = timeline.Timeline()
         self.app = app_load.load(app_path)
         self.mode = mode
         self.time_scale = time_scale
         self.service_options = service_options or {}
-        self.say = say
+        self.timings, self.inputs = timings, list(inputs)
+        self.say = say if not timings else (
+            lambda message: say(f"[{self.timeline.elapsed():6.2f} s] {message}"))
         self.iam = iam
         self.deployer: dict[str, str] = {}  # the admin identity's credential variables
         self.dir = local_dir(self.app)
         self.log_dir = self.dir / "logs"
-        self.components = components_of(self.app)
+        self.components = report.components_of(self.app)
         self.sent = 0
         self.emulator: emulator_mod.Emulator | None = None
         self.tap: sqs_tap.SqsTap | None = None
         self.service: lambda_service.LambdaService | None = None
         self.scheduler: schedules.Scheduler | None = None
+        # The SQS event source mappings' pollers (native components), as the functions' roles.
+        self.event_sources: event_source_pollers.EventSources | None = None
         self.logs = LogTail(self.log_dir)
-        self._queue_urls: dict[str, str] = {}
+        self._queues = observe.Queues(self.client)
         self._admin_env: dict[str, str] = {}
         # Components of earlier definitions (a redeploy renamed or removed them): still reported.
         self.retired: list[report.Component] = []
@@ -130,42 +121,83 @@ class Testbed:
     def _start(self) -> None:
         shutil.rmtree(self.log_dir, ignore_errors=True)
         self.log_dir.mkdir(parents=True)
-        self.say("starting the AWS emulator")
-        self.emulator = emulator_mod.start(log_path=self.dir / "emulator.log")
-        endpoint = self.emulator.endpoint_url
-        self.deployer = identities.create_deployer(self.client("iam"))
-        options = dict(self.service_options)
-        if self.iam:
-            identities.enforce(endpoint)
-            options.setdefault("credentials", identities.RoleCredentials(
-                endpoint, self.app.deployment.region))
-            options.setdefault("authorizer", endpoint)
-        else:
-            self.say(f"warning: {identities.NO_IAM_WARNING}")
-        self.say(f"emulator at {endpoint}; deploying the stack group (sceptre)")
+        self.say("starting the AWS emulator and sceptre")
+        credentials = self.dir / "deployer.json"
+        launched = time.monotonic()
+        self.emulator = emulator_mod.launch(log_path=self.dir / "emulator.log", warm_up=True)
+        # sceptre imports while the emulator starts, then waits for the deployer's keys.
         placeholders = write_placeholder_manifest(self.app, self.dir / "images.json")
-        admin_env = {**self.emulator.client_env(), **self.deployer}
-        deploy(self.app, placeholders, admin_env, self.dir / "sceptre.log")
-        self._create_buckets()
+        deployment = start_deploy(self.app, placeholders, self.emulator.client_env(),
+                                  self.dir / "sceptre.log", env_from=credentials)
+        try:
+            with self.timeline.phase(timeline.PREPARE):  # what needs no emulator, meanwhile
+                defined = self._defined_functions()
+            self.emulator.wait_ready()
+            self.timeline.add(timeline.EMULATOR, launched, time.monotonic())
+            self._deploying(deployment, credentials, defined)
+        except BaseException:
+            deployment.stop()
+            raise
+        finally:
+            self.timeline.add(timeline.DEPLOY, deployment.started_at,
+                              deployment.ended_at or time.monotonic())
+        self._started()
+
+    def _deploying(self, deployment: Deployment, credentials: Path,
+                   defined: list[functions.FunctionDefinition]) -> None:
+        """The deployer (IAM enforced) to the waiting sceptre; the service while it deploys."""
+        assert self.emulator is not None
+        phase, endpoint = self.timeline.phase, self.emulator.endpoint_url
+        with phase(timeline.IDENTITIES):
+            self.deployer = identities.create_deployer(self.client("iam"))
+            options = dict(self.service_options)
+            if self.iam:
+                identities.enforce(endpoint)
+                options.setdefault("credentials", identities.RoleCredentials(
+                    endpoint, self.app.deployment.region))
+                options.setdefault("authorizer", endpoint)
+            write_env(credentials, self.deployer)
+        if not self.iam:
+            self.say(f"warning: {identities.NO_IAM_WARNING}")
+        self.say(f"emulator at {endpoint}; deploying the stack group (sceptre) while the Lambda "
+                 f"service starts ({self.mode} mode)")
         self.tap = sqs_tap.SqsTap(endpoint).start()
-        aws_env = {**admin_env, "AWS_ENDPOINT_URL_SQS": self.tap.url}
-        self._admin_env = aws_env
-        self.say(f"starting the Lambda service ({self.mode} mode)")
-        self.service = lambda_service.start_service(
-            self._functions(), self.mode, self.log_dir, aws_env, **options
-        )
+        self._admin_env = {**self.emulator.client_env(), **self.deployer,
+                           "AWS_ENDPOINT_URL_SQS": self.tap.url}
+        # The service needs only the definition and endpoints; what moto keeps of the deployed
+        # functions is merged in after the deploy.
+        with phase(timeline.SERVICE):
+            self.service = lambda_service.start_service(
+                defined, self.mode, self.log_dir, self._admin_env, **options
+            )
+        deployment.wait()
+
+    def _started(self) -> None:
+        """After the deploy: the deployed functions, buckets, event sources, schedules."""
+        assert self.emulator is not None and self.service is not None and self.tap is not None
+        phase = self.timeline.phase
+        with phase(timeline.FUNCTIONS):
+            for fn in self._functions():
+                self.service.add_function(fn)
+            self._create_buckets()
+            self.event_sources = event_source_pollers.EventSources(
+                self.client("lambda"), self.client("sqs", self.tap.url),
+                event_source_pollers.through(self.service),
+                sqs_for=event_source_pollers.as_execution_role(
+                    self.service, self.tap.url, self.app.deployment.region, self.deployer),
+            ).start()
         endpoint_path(self.app.root).write_text(json.dumps({
             "endpoint": self.emulator.endpoint_url, "sqs": self.tap.url, "lambda": self.service.url,
-            "pid": os.getpid(),
-            "credentials": self.deployer,
-        }) + "\n")
-        self.scheduler = schedules.Scheduler(
-            self.client("events"),
-            self.service.invoke_async,
-            time_scale=self.time_scale,
-            fire_at_start=True,
-            refresh=2.0,
-        ).start()
+            "pid": os.getpid(), "credentials": self.deployer}) + "\n")
+        for name, items in self.inputs:
+            self.send_many(name, items)
+        with phase(timeline.SCHEDULES):
+            self.scheduler = schedules.Scheduler(
+                self.client("events"), self.service.invoke_async, time_scale=self.time_scale,
+                fire_at_start=True, refresh=2.0).start()
+        self.say(f"started in {self.timeline.elapsed():.2f} s")
+        if self.timings:
+            self.say(f"phases: {timeline.summary(self.timeline.phases)}")
 
     def stop(self) -> None:
         """Stop what was started, newest first; every step runs even if one fails."""
@@ -177,12 +209,14 @@ class Testbed:
 
         steps: list[Callable[[], None] | None] = [
             self.scheduler.stop if self.scheduler else None,
+            self.event_sources.stop if self.event_sources else None,
             stop_service,
             self.tap.stop if self.tap else None,
             self.emulator.stop if self.emulator else None,
             lambda: endpoint_path(self.app.root).unlink(missing_ok=True),
         ]
         self.scheduler = self.service = self.tap = self.emulator = None
+        self.event_sources = None
         for step in steps:
             if step is not None:
                 try:
@@ -206,12 +240,17 @@ class Testbed:
             aws_secret_access_key=self.deployer.get("AWS_SECRET_ACCESS_KEY", "testing"),
         )
 
-    def _functions(self) -> list[functions.FunctionDefinition]:
+    def _defined_functions(self) -> list[functions.FunctionDefinition]:
+        """The functions as the definition (and, in container mode, the build) says."""
         built: dict[str, str] = {}
         if self.mode == "container":
             built = functions.local_images(manifest.read(manifest.path_for(self.app.root)))
+        return functions.from_app(self.app, images=built)
+
+    def _functions(self) -> list[functions.FunctionDefinition]:
+        """The deployed functions merged with the definition's (see `functions.merge`)."""
         deployed = functions.from_emulator(self.client("lambda"))
-        return functions.merge(deployed, functions.from_app(self.app, images=built))
+        return functions.merge(deployed, self._defined_functions())
 
     def _create_buckets(self) -> None:
         s3 = self.client("s3")
@@ -241,7 +280,7 @@ class Testbed:
         self._create_buckets()
         for fn in self._functions():
             self.service.add_function(fn)
-        current = components_of(app)
+        current = report.components_of(app)
         kept = {c.name for c in current}
         self.retired = [c for c in self.reported() if c.name not in kept]
         self.components = current
@@ -268,27 +307,11 @@ class Testbed:
 
     # Observing.
     def queue_url(self, queue: str) -> str:
-        if queue not in self._queue_urls:
-            url: str = self.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
-            self._queue_urls[queue] = url
-        return self._queue_urls[queue]
+        return self._queues.url(queue)
 
     def queue_counts(self, queue: str) -> tuple[int, int]:
         """(visible, not visible + delayed) of a queue; (0, 0) once a redeploy removed it."""
-        try:
-            attrs = self.client("sqs").get_queue_attributes(
-                QueueUrl=self.queue_url(queue), AttributeNames=_QUEUE_ATTRIBUTES
-            )["Attributes"]
-        except Exception as e:
-            if not resources.is_missing_queue(e):
-                raise
-            self._queue_urls.pop(queue, None)
-            return 0, 0
-        visible = int(attrs.get("ApproximateNumberOfMessages", 0))
-        hidden = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)) + int(
-            attrs.get("ApproximateNumberOfMessagesDelayed", 0)
-        )
-        return visible, hidden
+        return self._queues.counts(queue)
 
     def queues(self) -> dict[str, tuple[int, int]]:
         """(visible, not visible + delayed) of each message component's input queue."""
@@ -356,7 +379,7 @@ class Testbed:
 
     def report(self) -> dict[str, Any]:
         assert self.tap is not None
-        return report.build(
+        built = report.build(
             self.reported(),
             self.stats(),
             self.logs.poll(),
@@ -366,14 +389,11 @@ class Testbed:
             {c.name: names.dead_letter_queue_name(self.app.name, c.name)
              for c in self.reported()},
         )
+        mapped = self.event_sources.by_function() if self.event_sources else {}
+        if mapped:  # native components: what their event source mappings' pollers did
+            built["event_source_mappings"] = mapped
+        return built
 
     def s3_objects(self) -> dict[str, list[str]]:
         """Every key of every bucket in the emulator."""
-        s3 = self.client("s3")
-        found: dict[str, list[str]] = {}
-        for bucket in sorted(b["Name"] for b in s3.list_buckets().get("Buckets", [])):
-            keys: list[str] = []
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                keys.extend(o["Key"] for o in page.get("Contents", []))
-            found[bucket] = sorted(keys)
-        return found
+        return observe.s3_objects(self.client("s3"))

@@ -19,6 +19,12 @@ The answers are the same. With any other moto (no such method or property, or a 
 anything else from `attributes`), that part runs unchanged.
 
 With IAM enforced, the fixes of `moto_iam` (a sibling module: this file runs as a script) apply.
+
+moto loads a service's code on the first request for it, under one lock that every other request
+waits on; CloudFormation's code imports nearly every service (seconds). With `--warm-up` (a local
+run, which deploys a stack group at once) `_warm_up` loads the services a local run uses, in the
+order it first calls them, in a thread from the start, so the first deploy's requests find them
+ready; without it (tests that use one or two services) nothing more is loaded than they ask for.
 """
 
 import importlib
@@ -149,12 +155,54 @@ def _patch_send_attributes() -> None:
     queue.attributes = property(attributes, doc=every.__doc__)
 
 
+WARM_UP_ARG = "--warm-up"
+# The services a local run calls, in the order of their first call: the deployer's IAM user, its
+# role sessions, the stacks (whose resources are SQS, IAM, Lambda, SSM, EventBridge), the checks.
+WARM_UP = ("iam", "sts", "cloudformation", "sqs", "lambda", "ssm", "events", "s3", "ecr")
+
+
+def _warm_up(services: tuple[str, ...] = WARM_UP) -> None:
+    """Make moto's dispatcher load `services` in a thread as soon as it exists; a request for a
+    service not loaded yet waits for it, as it would for its own first request."""
+    try:
+        import threading
+
+        import moto.server
+        from moto import backends
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    except ImportError:
+        return
+
+    def load(dispatcher: Any) -> None:
+        for service in services:
+            try:
+                backends.get_backend(service)  # the import, outside the dispatcher's lock
+                if service == "cloudformation":
+                    importlib.import_module("moto.cloudformation.parsing")
+                with dispatcher.lock:
+                    if service not in dispatcher.app_instances:
+                        dispatcher.app_instances[service] = dispatcher.create_app(service)
+            except Exception:  # moto loads it on first use, as it would without warm-up
+                continue
+
+    class WarmDispatcher(DomainDispatcherApplication):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            threading.Thread(target=load, args=(self,), name="warm-up", daemon=True).start()
+
+    moto.server.DomainDispatcherApplication = WarmDispatcher
+
+
 if __name__ == "__main__":
     importlib.import_module("moto_iam").patch()
     _patch_retention_check()
     _patch_send_attributes()
     _serialize_receives()
     _stop_delivery_inside_send()
+    arguments = sys.argv[1:]
+    if WARM_UP_ARG in arguments:
+        arguments.remove(WARM_UP_ARG)
+        _warm_up()
     from moto.server import main
 
-    main(sys.argv[1:])
+    main(arguments)
