@@ -74,12 +74,15 @@ CALL_SITES = {
     ("batch", "delete"): INPUT_QUEUES,
     ("batch", "set_visibility"): INPUT_QUEUES,
     ("batch", "Batch"): INPUT_QUEUES,  # extends the visibility of the message in hand
+    # a native batch's records not started (visible at once) and a hanging one (held back)
+    ("records", "RecordBatch"): INPUT_QUEUES,
     ("delivery", "_send_chunk"): ROUTE_QUEUES,
     ("delivery", "_invoke"): ROUTE_FUNCTIONS,
     ("delivery", "dead_letter"): DEAD_LETTER_QUEUE,
     ("inflight", "_url"): LEASE_QUEUES,
     ("inflight", "_receive"): LEASE_QUEUES,
     ("inflight", "take"): LEASE_QUEUES,
+    ("inflight", "_top_up"): LEASE_QUEUES,
     ("inflight", "hand_back"): LEASE_QUEUES,
     ("inflight", "release"): LEASE_QUEUES,
     ("inflight", "count"): LEASE_QUEUES,
