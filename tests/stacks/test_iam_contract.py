@@ -73,9 +73,8 @@ CALL_SITES = {
     ("consume", "_set_visibility"): INPUT_QUEUES,
     ("batch", "delete"): INPUT_QUEUES,
     ("batch", "set_visibility"): INPUT_QUEUES,
-    ("batch", "Batch"): INPUT_QUEUES,  # extends the visibility of the message in hand
-    # a native batch's records not started (visible at once) and a hanging one (held back)
-    ("records", "RecordBatch"): INPUT_QUEUES,
+    ("batch", "change_visibility"): INPUT_QUEUES,  # backoff, hand back, hold back
+    ("records", "RecordBatch"): INPUT_QUEUES,  # its own queue's URL, for visibility changes
     ("delivery", "_send_chunk"): ROUTE_QUEUES,
     ("delivery", "_invoke"): ROUTE_FUNCTIONS,
     ("delivery", "dead_letter"): DEAD_LETTER_QUEUE,
@@ -89,7 +88,6 @@ CALL_SITES = {
     ("inflight", "_sizes"): LEASE_QUEUES,
     ("inflight", "take_free"): PUSHED_LEASE_QUEUES,
     ("push", "_paused"): CONTROL_PARAMETER,
-    ("coordinator", "_backlog"): INPUT_QUEUES,
     ("coordinator", "_queue_counts"): INPUT_QUEUES,
     ("coordinator", "read_parameters"): APP_PARAMETERS,
     ("coordinator", "write_heartbeat"): APP_PARAMETERS,

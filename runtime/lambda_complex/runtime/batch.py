@@ -187,13 +187,7 @@ class Batch:
                 return
             # Not dead-lettered or not deleted: held back as on an earlier receive; SQS's
             # redrive moves it later (at worst a duplicate dead letter, never a loss).
-        seconds = min(MAX_VISIBILITY_S, hold_back_s(self.config))
-        try:
-            resources.sqs().change_message_visibility(
-                QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds
-            )
-        except Exception as e:  # harmless: it returns at the queue's visibility timeout instead
-            log.emit("visibility_change_failed", error=str(e), count=1)
+        change_visibility(self.url, [(message["ReceiptHandle"], hold_back_s(self.config))])
 
     def _settle(self, finished: dict[str, tuple[Any, handling.Handled]], urgent: bool) -> None:
         handled = {key: h for key, (_, h) in finished.items()}
@@ -228,18 +222,23 @@ def delete(url: str, messages: Sequence[Any]) -> set[str]:
 
 def set_visibility(url: str, messages: Sequence[Any], visibility_timeout: int | None) -> None:
     """Backoff for failed messages (visibility_timeout = the queue's), or hand back (None)."""
-    if not messages:
-        return
-    entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = []
-    for i, m in enumerate(messages):
-        seconds = 0 if visibility_timeout is None else retry_backoff_s(
-            receive_count(m), visibility_timeout
-        )
-        entries.append(
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": seconds}
-        )
+    change_visibility(url, [
+        (m["ReceiptHandle"],
+         0 if visibility_timeout is None else retry_backoff_s(receive_count(m), visibility_timeout))
+        for m in messages])
+
+
+def change_visibility(url: str, changes: Sequence[tuple[str, int]]) -> None:
+    """ChangeMessageVisibility for (receipt handle, seconds) pairs, 10 per call, each at most
+    SQS's longest visibility. A failure is harmless: the messages turn visible at the queue's
+    visibility timeout instead."""
+    entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
+        {"Id": str(i), "ReceiptHandle": receipt,
+         "VisibilityTimeout": min(MAX_VISIBILITY_S, seconds)}
+        for i, (receipt, seconds) in enumerate(changes)]
     try:
-        resources.sqs().change_message_visibility_batch(QueueUrl=url, Entries=entries)
+        for start in range(0, len(entries), inflight.SQS_BATCH):
+            resources.sqs().change_message_visibility_batch(
+                QueueUrl=url, Entries=entries[start:start + inflight.SQS_BATCH])
     except Exception as e:
-        # Harmless: the messages turn visible at the queue's visibility timeout instead.
-        log.emit("visibility_change_failed", error=str(e), count=len(messages))
+        log.emit("visibility_change_failed", error=str(e), count=len(entries))

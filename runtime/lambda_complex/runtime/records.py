@@ -33,16 +33,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import delivery, handling, log, names, protocol, resources, settle
-from .batch import Summary, handling_order, hold_back_s
+from .batch import Summary, change_visibility, handling_order, hold_back_s
 from .config import RuntimeConfig
 from .consume import SETTLE_AFTER_S, reserve_ms
 from .protocol import SqsRecord
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef
 
 
 class _Call:
@@ -125,21 +122,13 @@ class RecordBatch:
         self.set_visibility(records, 0)
 
     def set_visibility(self, records: list[SqsRecord], seconds: int) -> None:
-        """ChangeMessageVisibility on records Lambda received: the receipt handles in the event
+        """Change the visibility of records Lambda received: the receipt handles in the event
         are the messages' current ones, and Lambda does not touch the visibility of the records
-        the answer names. A failure only leaves them to the queue's visibility timeout."""
-        entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
-            {"Id": str(i), "ReceiptHandle": r.receipt_handle, "VisibilityTimeout": seconds}
-            for i, r in enumerate(records) if r.receipt_handle]
-        if not entries:
-            return
-        try:
+        the answer names."""
+        changes = [(r.receipt_handle, seconds) for r in records if r.receipt_handle]
+        if changes:
             url = resources.queue_url(names.queue_name(self.config.app, self.config.own.name))
-            for start in range(0, len(entries), 10):
-                resources.sqs().change_message_visibility_batch(
-                    QueueUrl=url, Entries=entries[start:start + 10])
-        except Exception as e:
-            log.emit("visibility_change_failed", error=str(e), count=len(entries))
+            change_visibility(url, changes)
 
     def outlived(self, record: SqsRecord) -> None:
         """A handler still running as the time runs out: on the record's last allowed receive
