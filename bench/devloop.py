@@ -6,7 +6,11 @@ Docker engine and the stand-in base (scripts/docker-up).
 (a) `lcbuild local invoke toc --mode container` of a warm image (the real command: process start,
     imports, container start, the invocation, removal) against the floor: `docker run` of the
     same image with the same environment, plus one Runtime API invocation served by this script,
-    plus removal. Target: ratio <= 2.
+    plus removal. Target: ratio <= 2. The tool runs as an installed one does, from bytecode
+    (pip compiles it on install; an editable install writes it on first run): cached under this
+    run's temporary folder, after one untimed warm-up of each side. The second line is the same
+    with PYTHONDONTWRITEBYTECODE, under which an editable install compiles the tool's own
+    modules at every start (a figure for comparison; the target is the first line's).
 (b) `lcbuild local run --mode container --send ...`: seconds from the command's start to the first
     handled message, images built. Target: <= 5 s.
 (c) a cold build of the example's images (`lcbuild images`) against SAM's pattern (per function:
@@ -66,10 +70,14 @@ def fresh_child(client: Any, base: str) -> str:
     return tag
 
 
-def lcbuild(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[float, str]:
+def lcbuild(*args: str, cwd: Path, env: dict[str, str | None] | None = None
+            ) -> tuple[float, str]:
+    """Wall time and output of `lcbuild ARGS`; `env` adds to this environment (None: unset)."""
+    environment = {key: value for key, value in {**os.environ, **(env or {})}.items()
+                   if value is not None}
     started = time.monotonic()
     done = subprocess.run([LCBUILD, *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+                          env=environment)
     elapsed = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"lcbuild {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -116,9 +124,18 @@ def floor_invoke(client: Any, app_file: Path, component: str, event: Any) -> flo
     return elapsed
 
 
-def local_invoke(app_file: Path, component: str, event: Any) -> float:
+def bytecode_env(cache: Path | None) -> dict[str, str | None]:
+    """The tool's bytecode written to and read from `cache`; None: never written (each start
+    compiles the modules that have none)."""
+    if cache is None:
+        return {"PYTHONDONTWRITEBYTECODE": "1"}
+    return {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": str(cache)}
+
+
+def local_invoke(app_file: Path, component: str, event: Any,
+                 env: dict[str, str | None] | None = None) -> float:
     return lcbuild("local", "invoke", component, "--mode", "container", "--event",
-                   json.dumps(event), "--app", str(app_file), cwd=app_file.parent)[0]
+                   json.dumps(event), "--app", str(app_file), cwd=app_file.parent, env=env)[0]
 
 
 # (b) ---------------------------------------------------------------------------------------
@@ -203,13 +220,20 @@ def main() -> None:
         build_images(app_file, base)  # warm images for (a) and (b); not timed
 
         if "a" in parts:
-            floor, ours = [], []
-            for _ in range(args.rounds):  # alternating, so that load from elsewhere hits both
+            cached = bytecode_env(Path(tmp) / "pycache")
+            floor_invoke(client, app_file, "toc", TOC_INPUT)  # warm-ups, not timed
+            local_invoke(app_file, "toc", TOC_INPUT, cached)
+            floor, ours, compiled = [], [], []
+            for _ in range(args.rounds):  # alternating, so that load from elsewhere hits all
                 floor.append(floor_invoke(client, app_file, "toc", TOC_INPUT))
-                ours.append(local_invoke(app_file, "toc", TOC_INPUT))
-            f, o = statistics.median(floor), statistics.median(ours)
+                ours.append(local_invoke(app_file, "toc", TOC_INPUT, cached))
+                compiled.append(local_invoke(app_file, "toc", TOC_INPUT, bytecode_env(None)))
+            f, o, c = (statistics.median(floor), statistics.median(ours),
+                       statistics.median(compiled))
             print(f"(a) local invoke (warm image): {o:.2f} s; floor (docker run + one invoke + "
                   f"removal): {f:.2f} s; ratio {o / f:.2f} (target <= 2)")
+            print(f"    with PYTHONDONTWRITEBYTECODE (the tool's modules compiled at each "
+                  f"start): {c:.2f} s; ratio {c / f:.2f}")
 
         if "b" in parts:
             runs = [first_handled(app_file, "toc", TOC_INPUT) for _ in range(args.rounds)]

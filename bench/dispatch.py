@@ -1,6 +1,8 @@
 """Dispatch benchmark (process mode): a backlog of N messages through one component with
 concurrency limit C and handler time t, once per dispatch kind. Prints makespan / ideal (N*t/C),
-timed from the first send to the last message done (the deploy is not timed), the highest
+timed from the first send to the last message done, the backlog landing on a deployed,
+running application: the deploy is not timed, nor the coordinator's first generation (the
+deploy starts its chain: the switchover's schedule tick), which the bench waits for. The highest
 concurrency observed (must not exceed C), lost messages, and the emulator's own per-call cost
 (mean SQS SendMessage / ReceiveMessage latency, same emulator).
 
@@ -99,6 +101,11 @@ def run(n: int, c: int, t: float, min_interval: int, dispatch: str) -> dict[str,
         sqs = bed.client("sqs", bed.tap.url)
         url = bed.queue_url("bench-work")
         body = protocol.new_envelope({"t": t}).to_json()
+        running = time.time()
+        while not any(x.get("event") == "chain_generation" for x in bed.logs.poll()):
+            if time.time() - running > 60:
+                raise SystemExit("the coordinator's chain did not start within 60 s")
+            time.sleep(0.1)
         start = time.time()
         for first in range(0, n, 10):
             entries = [{"Id": str(i), "MessageBody": body} for i in range(min(10, n - first))]

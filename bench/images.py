@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from lambda_complex.builder.app import load as app_load  # noqa: E402
 from lambda_complex.builder.images import context  # noqa: E402
 from lambda_complex.builder.images import pipeline as api  # noqa: E402
-from tests.images.conftest import HOST_CA_BUNDLE, copy_app, start_registry  # noqa: E402
+from tests.images.real_parts import HOST_CA_BUNDLE, copy_app, start_registry  # noqa: E402
 
 LCBUILD = str(ROOT / ".venv" / "bin" / "lcbuild")
 EXTRA = 10

@@ -11,6 +11,10 @@ import pytest
 
 from lambda_complex.builder.local.aws import emulator as emulator_mod
 
+# The real parts' session fixtures (Docker, base image, registry, the example built once),
+# defined once for every folder that uses them.
+pytest_plugins = ["tests.images.real_parts"]
+
 REQUIRE_REAL_PARTS = (
     os.environ.get("LC_REQUIRE_REAL_PARTS") == "1" or os.environ.get("CI") == "true"
 )

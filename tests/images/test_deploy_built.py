@@ -1,5 +1,10 @@
 """`lcbuild images --push` then `sceptre launch prod`: the stacks deploy exactly the pushed
-digests the build manifest records (the real sceptre CLI against the emulator)."""
+digests the build manifest records (the real sceptre CLI against the emulator).
+
+The CLI runs as local deploys run it (`local/aws/sceptre_local`: the same `sceptre.cli.cli`,
+plugins and hooks, its 4 s status polls capped, since the emulator finishes every stack
+operation within the call); the stock, uncapped polls run in tests/stacks/test_sceptre_emulator.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from lambda_complex.builder.local.aws.emulator import Emulator
 from lambda_complex.runtime import names
 from tests.images.conftest import ROOT, Built
 
-SCEPTRE = str(Path(sys.executable).with_name("sceptre"))
+SCEPTRE = [sys.executable, "-m", "lambda_complex.builder.local.aws.sceptre_local"]
 
 
 def test_sceptre_deploys_the_pushed_digests(aws: Emulator, built: Built, tmp_path: Path) -> None:
@@ -26,7 +31,7 @@ def test_sceptre_deploys_the_pushed_digests(aws: Emulator, built: Built, tmp_pat
     entries = manifest.read(manifest.path_for(project))
     assert set(entries) == {"ingest", "render", "search-index", "toc", "publish", "coordinator"}
 
-    done = subprocess.run([SCEPTRE, "--dir", str(project), "launch", "-y", "prod"],
+    done = subprocess.run([*SCEPTRE, "--dir", str(project), "launch", "-y", "prod"],
                           env=dict(os.environ), capture_output=True, text=True, timeout=300,
                           check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

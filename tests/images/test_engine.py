@@ -180,11 +180,12 @@ def test_failures_fail_only_their_component(built: Built, tmp_path: Path) -> Non
     assert "FAILED toc:" in human.stderr and "SyntaxError" in human.stderr
 
 
-def test_docker_unreachable_is_one_clear_sentence(built: Built,
+def test_docker_unreachable_is_one_clear_sentence(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh copy of the example: the first thing `images` needs is the engine, built or not.
+    app_file = copy_app(tmp_path / "app")
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
-    outcome = CliRunner().invoke(cli, ["images", "--app", str(built.app_file),
-                                       "--dry-run"])
+    outcome = CliRunner().invoke(cli, ["images", "--app", str(app_file), "--dry-run"])
     assert outcome.exit_code == 1
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: Docker is not reachable: start")

@@ -1,4 +1,2 @@
 """The installed-tool test builds images with the real engine and pushes to the loopback
-registry: the image tests' session fixtures, shared."""
-
-from tests.images.conftest import base_image, docker_client, registry  # noqa: F401
+registry: the session fixtures of tests/images/real_parts.py (a plugin of the root conftest)."""

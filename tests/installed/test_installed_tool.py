@@ -7,6 +7,13 @@ One flow, step by step (each step's failure names the step): init, a component w
 built from source, validate, images (the stand-in base), local run in both modes with exact counts,
 a second images that builds nothing, render passing cfn-lint, push and `sceptre launch -y prod`
 against the emulator.
+
+The launch is the installed sceptre CLI (`sceptre.cli.cli`, finding our plugins through the
+installed distribution's entry points) run by the tool's interpreter through
+`local/aws/sceptre_local`, its 4 s status polls capped as every local deploy has them: the
+emulator finishes each stack operation within the call, so those sleeps would only be waiting
+(tests/stacks and tests/images/test_deploy_built run the stock polls). The `sceptre` command
+itself is checked on PATH.
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ from typing import Any
 import boto3
 import pytest
 
+from lambda_complex.builder.local import cache
+from lambda_complex.builder.local.aws import emulator_env
 from lambda_complex.builder.local.aws.emulator import Emulator
-from tests.images.conftest import HOST_CA_BUNDLE, Registry
+from tests.images.conftest import HOST_CA_BUNDLE, Built, Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = 4
@@ -42,6 +51,11 @@ class Installed:
     bin_dir: Path
     env: dict[str, str]
     work: Path
+
+    @property
+    def python(self) -> Path:
+        """The interpreter of the tool's own venv (pipx's), where both projects are installed."""
+        return Path(os.path.realpath(self.bin_dir / "lcbuild")).parent / "python"
 
     def run(self, *args: str, cwd: Path | None = None, timeout: float = 900,
             extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,6 +129,44 @@ def _pipx() -> list[str]:
     return [str(python), "-m", "pipx"]
 
 
+# What `speed` installs: markupsafe from source, with its build backend (its pyproject.toml).
+SPEED_REQUIREMENTS = ("markupsafe==3.0.2", "setuptools>=70.1")
+
+
+def _wheelhouse() -> Path:
+    """The files pip installs during the first local run (the emulator's pinned environment,
+    `speed`'s markupsafe source and its build backend), downloaded once per machine under
+    ~/.cache, named by what they are for. That run installs from them with PIP_NO_INDEX: pip's
+    HTTP cache would spare the downloads, but this machine's proxy sends no caching headers,
+    so pip caches nothing, and reading PyPI's index pages for some 60 packages (botocore's
+    lists every release) costs pip half a minute of CPU and more on every run. The pins are
+    exact (the build backend aside), so the same files are installed either way; reaching an
+    index is pip's part (tests/local/test_emulator_env covers an unreachable one)."""
+    key = cache.key([emulator_env.pinned(), *SPEED_REQUIREMENTS, cache.interpreter_tag()])
+    final = Path.home() / ".cache" / "lambda-complex-tests" / f"wheelhouse-{key}"
+    if not final.is_dir():
+        partial = final.with_name(f"{final.name}.{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+               "-d", str(partial)]
+        for args in (["-r", str(emulator_env.REQUIREMENTS)],
+                     ["--no-binary", "markupsafe", *SPEED_REQUIREMENTS]):
+            done = subprocess.run([*pip, *args], capture_output=True, text=True, timeout=600,
+                                  check=False)
+            assert done.returncode == 0, f"pip download {args}: {done.stderr[-3000:]}"
+        try:
+            partial.rename(final)
+        except OSError:  # another session made it meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+def _from_wheelhouse(env: dict[str, str], wheelhouse: Path) -> dict[str, str]:
+    """pip settings: no index, the wheelhouse added to whatever find-links are set already."""
+    links = " ".join(filter(None, [env.get("PIP_FIND_LINKS"), str(wheelhouse)]))
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": links}
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     """The README's install, from wheels of this checkout (README: Install)."""
@@ -143,9 +195,9 @@ def test_installed_commands_are_on_path_and_see_no_checkout(installed: Installed
         assert (installed.bin_dir / command).exists(), command
     done = installed.ok("version", "lcbuild", "--version")
     assert "0.1.0" in done.stdout
+    assert installed.ok("sceptre version", "sceptre", "--version").stdout.strip()
     # The tool's interpreter finds both projects in its own site-packages, not in this checkout.
-    python = Path(os.path.realpath(installed.bin_dir / "lcbuild")).parent / "python"
-    where = installed.ok("imports", str(python), "-c",
+    where = installed.ok("imports", str(installed.python), "-c",
                          "import lambda_complex.builder.cli as b, lambda_complex.runtime as r;"
                          "print(b.__file__); print(r.__file__)").stdout.split()
     assert all("site-packages" in p and not p.startswith(str(ROOT)) for p in where), where
@@ -184,12 +236,14 @@ def _ca_args() -> list[str]:
     return ["--ca-cert", str(HOST_CA_BUNDLE)] if HOST_CA_BUNDLE.is_file() else []
 
 
-def _local_run(installed: Installed, app_dir: Path, mode: str) -> tuple[dict[str, Any], str]:
+def _local_run(installed: Installed, app_dir: Path, mode: str,
+               extra: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
     """The report, and what the run said on stderr."""
     report = app_dir / f"report-{mode}.json"
     sends = [a for i in range(INPUTS) for a in ("--send", f'hello={{"name": "n{i}"}}')]
     done = installed.ok(f"local run ({mode})", "lcbuild", "local", "run", "--mode", mode, *sends,
-                        "--until-idle", "--timeout", "240", "--report", str(report), cwd=app_dir)
+                        "--until-idle", "--timeout", "240", "--report", str(report), cwd=app_dir,
+                        extra=extra)
     result: dict[str, Any] = json.loads(report.read_text())
     return result, done.stderr
 
@@ -204,8 +258,13 @@ def _check_counts(result: dict[str, Any], mode: str) -> None:
 
 
 def test_a_new_application_from_init_to_deploy(
-    installed: Installed, base_image: str, registry: Registry, emulator_server: Emulator
+    installed: Installed, base_image: str, registry: Registry, emulator_server: Emulator,
+    built: Built,
 ) -> None:
+    # `built` (the example application, pushed once per session to this same registry) leaves
+    # the layers every image shares (base, runtime) there, as a user's registry holds them after
+    # their first push: the push below still sends this application's own layers and manifests
+    # and records the digests the launch deploys.
     # A name of its own: nothing this engine built before matches its content hashes, so every
     # image (and the C extension) is really built.
     name = f"myapp-{uuid.uuid4().hex[:6]}"
@@ -220,7 +279,8 @@ def test_a_new_application_from_init_to_deploy(
     images = installed.start("lcbuild", "images", "--json", *_ca_args(), cwd=app_dir,
                              extra=build_env)
     try:
-        result, said = _local_run(installed, app_dir, "process")
+        result, said = _local_run(installed, app_dir, "process",
+                                  _from_wheelhouse(installed.env, _wheelhouse()))
     except BaseException:
         images.kill()
         raise
@@ -251,8 +311,9 @@ def test_a_new_application_from_init_to_deploy(
     installed.ok("push", "lcbuild", "images", "--push", "--registry", registry.address,
                  *_ca_args(), cwd=app_dir, extra=build_env)
     emulator_server.reset()
-    installed.ok("sceptre launch", "sceptre", "launch", "-y", "prod", cwd=app_dir,
-                 extra=emulator_server.client_env(), timeout=600)
+    installed.ok("sceptre launch", str(installed.python), "-m",
+                 "lambda_complex.builder.local.aws.sceptre_local", "launch", "-y", "prod",
+                 cwd=app_dir, extra=emulator_server.client_env(), timeout=600)
     cfn = boto3.client("cloudformation", endpoint_url=emulator_server.endpoint_url,
                        region_name="eu-west-1", aws_access_key_id="testing",
                        aws_secret_access_key="testing")

@@ -17,14 +17,8 @@ from lambda_complex.builder.local.lambda_service.service import LambdaService
 from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
 from tests.conftest import missing_real_part
 
-# The example application built by `lcbuild images` once per session, shared with tests/images.
-from tests.images.conftest import (  # noqa: F401
-    base_image,
-    built,
-    ca_certs,
-    docker_client,
-    registry,
-)
+# The example application built once per session (`built`, with Docker, base image and
+# registry) comes from tests/images/real_parts.py, a plugin of the root conftest.
 
 __all__ = ["missing_real_part"]  # re-exported for this folder's tests
 

@@ -230,3 +230,8 @@ def test_redefining_a_function_replaces_its_instances_and_keeps_its_counts(
     after = _payload(client.invoke(FunctionName="f", Payload=b'{"seconds": 0}'))
     assert after.keys() == {"pid"} and after["pid"] != before["pid"]
     assert service.stats()["f"]["invocations"] == 2
+    again = service.pool("f")
+    assert again is not None
+    service.add_function(again.fn)  # the same definition (a redeploy that changed nothing)
+    assert service.stats()["f"]["instances"] == 1  # stays warm
+    assert _payload(client.invoke(FunctionName="f", Payload=b'{"seconds": 0}')) == after

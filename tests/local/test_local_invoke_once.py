@@ -5,6 +5,9 @@ engine. Routing is dry: the would-be sends come back as `route` log lines, nothi
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from lambda_complex.builder.local.lambda_service.workers import ProcessLauncher
 from lambda_complex.builder.local.run import files as run_files
 from lambda_complex.builder.local.run import invoke_once, testbed
 from lambda_complex.runtime import delivery, protocol
+from tests.cli.test_startup import NOT_FOR_LOCAL_INVOKE, loaded_by
 from tests.images.conftest import Built, copy_app
 
 PAGE = {"site": "demo", "slug": "a", "title": "A <b>", "body": "hello"}
@@ -121,6 +125,54 @@ def test_container_mode_runs_the_built_image(built: Built) -> None:
     assert out["result"]["speedups"] is True  # the C extension compiled in the image
     assert {r["target"] for r in out["routes"]} == {"publish", "search-index"}
     assert any('"event":"message"' in line for line in out["logs"])
+
+
+def test_container_mode_in_a_fresh_process_imports_only_its_own_path(built: Built) -> None:
+    """The command as the console script runs it: exit 0, and nothing of the other commands,
+    the SDKs, nor process mode's workers (tests/cli/test_startup.py: process mode)."""
+    workers = "lambda_complex.builder.local.lambda_service"
+    probe = loaded_by("local", "invoke", "toc", "--mode", "container", "--event",
+                      '{"site": "s", "pages": []}', "--app", str(built.app_file),
+                      watched=(*NOT_FOR_LOCAL_INVOKE, f"{workers}.workers",
+                               f"{workers}.worker_env", "lambda_complex.builder.images.specs"))
+    assert probe == {"code": 0, "loaded": [], "commands": ["local"]}
+
+
+# A process that starts one container instance of `render` whose removal it does not await,
+# kills it and ends at once: `lcbuild local invoke`'s last steps. It prints the container's id.
+KILL_AND_EXIT = """
+import sys, tempfile
+from pathlib import Path
+from lambda_complex.builder.app import load
+from lambda_complex.builder.local.lambda_service.containers import ContainerLauncher
+from lambda_complex.builder.local.lambda_service.runtime_api import RuntimeApi
+from lambda_complex.builder.local.run import invoke_once
+app = load.load(sys.argv[1])
+fn = invoke_once.function_for(app, "render", {"render": invoke_once.container_image(app, "render")})
+api = RuntimeApi()
+work = Path(tempfile.mkdtemp())
+instance = ContainerLauncher(await_removal=False).start(fn, api.address, {}, work, work / "log")
+print(instance.ident, flush=True)
+instance.kill()
+"""
+
+
+def test_an_instance_whose_removal_is_not_awaited_is_removed_after_its_process_ends(
+        built: Built, docker_client: Any) -> None:
+    import docker.errors
+
+    done = subprocess.run([sys.executable, "-c", KILL_AND_EXIT, str(built.app_file)],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    ident = done.stdout.split()[-1]
+    deadline = time.monotonic() + 20  # the engine stops (~0.1 s) and removes it on its own
+    while time.monotonic() < deadline:
+        try:
+            docker_client.containers.get(ident)
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"container {ident} is still there after its process ended")
 
 
 def test_a_diverted_handler_error_still_fails_the_invoke() -> None:

@@ -131,19 +131,40 @@ def test_entry_components_are_the_coordinated_ones_nothing_routes_to() -> None:
     assert planning.entry_components(anywhere) == []
 
 
-@pytest.mark.parametrize(("wait", "interval", "steps"), [
-    (10.0, 1, [1.0] * 10),
-    (2.5, 1, [1.0, 1.0, 0.5]),
-    (0.4, 1, [0.4]),
-    (3.0, 0, [3.0]),
-    (0.0, 1, []),
-    (-1.0, 0, []),
+def watch_sleeps(wait: float, interval: int, starts: list[bool]) -> list[tuple[float, bool]]:
+    """The (sleep, look) steps of a wait whose looks start something as `starts` says."""
+    steps, left, arriving, looks = [], wait, False, iter(starts)
+    while left > 0:
+        step, look = planning.watch_step(left, interval, arriving)
+        steps.append((step, look))
+        left -= step
+        if not look:
+            break
+        arriving = next(looks, False)
+    return steps
+
+
+@pytest.mark.parametrize(("wait", "interval", "starts", "steps"), [
+    (3.0, 1, [], [(1.0, True), (1.0, True), (1.0, False)]),
+    (2.5, 1, [], [(1.0, True), (1.0, True), (0.5, False)]),
+    (0.4, 1, [], [(0.4, False)]),
+    (3.0, 0, [], [(3.0, False)]),
+    (0.0, 1, [], []),
+    (-1.0, 0, [], []),
+    # a look that starts something is followed up soon; one that starts nothing is not
+    (2.0, 1, [True, False], [(1.0, True), (0.25, True), (0.75, False)]),
+    (2.0, 1, [True, True, False], [(1.0, True), (0.25, True), (0.25, True), (0.5, False)]),
 ])
-def test_watch_steps_cut_the_wait_and_add_up_to_it(
-    wait: float, interval: int, steps: list[float]
+def test_the_watch_cuts_the_wait_and_follows_a_start_up_soon(
+    wait: float, interval: int, starts: list[bool], steps: list[tuple[float, bool]]
 ) -> None:
-    assert planning.watch_steps(wait, interval) == steps
-    assert math.isclose(sum(steps), max(0.0, wait))
+    assert watch_sleeps(wait, interval, starts) == steps
+    assert math.isclose(sum(s for s, _ in steps), max(0.0, wait))
+
+
+def test_after_a_plan_that_started_an_entry_component_the_first_look_comes_soon() -> None:
+    assert planning.watch_step(2.0, 1, arriving=True) == (planning.WATCH_FOLLOW_UP_S, True)
+    assert planning.watch_step(2.0, 0, arriving=True) == (2.0, False)  # the watch is off
 
 
 def test_the_entry_watch_starts_only_what_in_flight_invocations_do_not_cover() -> None:

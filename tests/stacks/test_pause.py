@@ -18,15 +18,17 @@ import pytest
 
 from lambda_complex.builder import api
 from lambda_complex.builder.app.model import App
-from lambda_complex.builder.deploy import mappings, switchover, switchover_plan
+from lambda_complex.builder.deploy import mappings, pause, switchover, switchover_plan
 from lambda_complex.builder.deploy.aws import Aws
 from lambda_complex.builder.deploy.deployer_policy import deployer_policy
 from lambda_complex.builder.deploy.mappings import MappingState
 from lambda_complex.builder.deploy.status import format_text, gather
+from lambda_complex.builder.deploy.switchover_steps import TickSchedule
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.local.aws.emulator import Emulator
+from lambda_complex.runtime import protocol
 from lambda_complex.runtime.config import NATIVE
-from tests.stacks.test_plan import OFF, ON, RESUME, inputs, mappings_off, mappings_on, specs
+from tests.stacks.test_plan import OFF, ON, RESUME, TICK, inputs, mappings_off, mappings_on, specs
 from tests.stacks.test_plan import pause as pause_step
 
 CONTROL = "/lambda-complex/sitegen/control"
@@ -35,7 +37,8 @@ CONTROL = "/lambda-complex/sitegen/control"
 def test_the_deploy_plan_resumes_the_mappings_its_pause_disables() -> None:
     given = inputs(specs("Render"), [], kept=specs("Render"), mappings=(ON, OFF))
     assert list(switchover_plan.plan_deploy(given).steps) == [
-        pause_step(), mappings_off(ON), RESUME, mappings_on(OFF, replace(ON, state="Disabled"))]
+        pause_step(), mappings_off(ON), RESUME, mappings_on(OFF, replace(ON, state="Disabled")),
+        TICK]
     paused = replace(given, control="paused", mappings=(OFF,))
     assert list(switchover_plan.plan_deploy(paused).steps) == []
 
@@ -243,3 +246,52 @@ def test_a_mapping_busy_in_a_transition_is_updated_after_short_pauses(
                                         "command again"):
         account.set_mapping_enabled(UUID2, True, slept.append)
     assert slept == [0.5, 1.0, 2.0, 4.0, 8.0]
+
+
+class _Invokes(BaseHTTPRequestHandler):
+    """Lambda's Invoke, recorded: (function, invocation type, payload)."""
+
+    calls: ClassVar[list[tuple[str, str, object]]] = []
+
+    def do_POST(self) -> None:
+        payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        function = self.path.split("/functions/", 1)[1].split("/", 1)[0]
+        self.calls.append((function, self.headers.get("X-Amz-Invocation-Type", ""), payload))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_schedule_tick_invokes_the_coordinator_with_the_schedule_event(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    handler = type("Handler", (_Invokes,), {"calls": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        account = Aws("eu-west-1", endpoint_url=f"http://127.0.0.1:{server.server_address[1]}")
+        switchover.tick_schedule(account, TickSchedule("sitegen-coordinator"))
+        assert handler.calls == [("sitegen-coordinator", "Event", dict(protocol.SCHEDULE_INPUT))]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_resume_ticks_the_schedule_and_a_refused_tick_is_a_warning(
+    aws: Emulator, example_app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = Aws(aws.region, endpoint_url=aws.endpoint_url)  # no coordinator function there
+    account.put_parameter(CONTROL, "running")
+    tick_refused = ("could not start sitegen-coordinator now (ResourceNotFoundException): its "
+                    "schedule starts it within a minute")
+    with caplog.at_level("WARNING"):
+        pause.set_state(example_app, account, "paused")
+    assert tick_refused not in caplog.text  # a pause starts nothing
+    with caplog.at_level("WARNING"):
+        pause.set_state(example_app, account, "running")
+    assert control(account) == "running" and tick_refused in caplog.text

@@ -34,6 +34,7 @@ from lambda_complex.builder.deploy.switchover_steps import (
     SetControl,
     SetMappings,
     SkipSwitchover,
+    TickSchedule,
     WaitForOldInvocations,
     WaitForQueueNames,
 )
@@ -77,6 +78,7 @@ def pause(current: str = "running") -> SetControl:
 
 
 RESUME = SetControl(CONTROL, "deploying", "running")
+TICK = TickSchedule("app-coordinator")  # a finish that resumes ends with it
 RENDER = queues_of("render")
 RENDER_MOVES = [Move("app-render", "app-Render", 5, "renamed", notify=True),
                 Move("app-render-dlq", "app-Render-dlq", 2, "renamed")]
@@ -154,11 +156,11 @@ FINISH = [
      "resumes",
      inputs(specs("Render"), RENDER, kept=specs("Render"), notify=True, control="deploying",
             counts={"app-render": Counts(5), "app-render-dlq": Counts(2)}),
-     [WAIT, RENDER_MOVES[1], RENDER_MOVES[0], RENDER_REMOVAL, RESUME]),
+     [WAIT, RENDER_MOVES[1], RENDER_MOVES[0], RENDER_REMOVAL, RESUME, TICK]),
     ("without deployment.switchover nobody is notified",
      inputs(specs("Render"), RENDER, kept=specs("Render"), control="deploying",
             counts={"app-render": Counts(5), "app-render-dlq": Counts(2)}),
-     [WAIT, RENDER_MOVES[1], replace(RENDER_MOVES[0], notify=False), RENDER_REMOVAL, RESUME]),
+     [WAIT, RENDER_MOVES[1], replace(RENDER_MOVES[0], notify=False), RENDER_REMOVAL, RESUME, TICK]),
     ("a declared rename moves every queue to the new component",
      inputs(SINK, S3, kept=SINK, control="deploying", bounds=OldInvocations(0, 70)),
      [WaitForOldInvocations(("app-s3-inflight", "app-sink-inflight"), OldInvocations(0, 70),
@@ -166,22 +168,22 @@ FINISH = [
       Move("app-s3-dlq", "app-sink-dlq", 0, "renamed"), Move("app-s3", "app-sink", 0, "renamed"),
       RemoveQueues("app-queues", tuple(Removal(q.name, q.logical_id,
                                                "always" if q.kind == "inflight" else "drained")
-                                       for q in (S3[0], S3[2], S3[1]))), RESUME]),
+                                       for q in (S3[0], S3[2], S3[1]))), RESUME, TICK]),
     ("a removed component: its messages go to its dead-letter queue, kept while not empty; "
      "nothing is refused any more",
      inputs(specs("Render"), TOC, kept=specs("Render"), counts={"app-toc": Counts(3)},
             control="deploying", bounds=OldInvocations(0, 0)),
-     [Move("app-toc", "app-toc-dlq", 3, "component removed"), TOC_REMOVAL, RESUME]),
+     [Move("app-toc", "app-toc-dlq", 3, "component removed"), TOC_REMOVAL, RESUME, TICK]),
     ("no retiring queue: only the resume",
-     inputs(specs("Render"), [], kept=specs("Render"), control="deploying"), [RESUME]),
+     inputs(specs("Render"), [], kept=specs("Render"), control="deploying"), [RESUME, TICK]),
     ("a user's pause is left alone",
      inputs(specs("Render"), [], kept=specs("Render"), control="paused"), []),
     ("without a functions stack there is no old version to wait for",
      inputs(specs("Render"), TOC, kept=specs("Render"), functions_updated=None),
-     [Move("app-toc", "app-toc-dlq", 0, "component removed"), TOC_REMOVAL]),
+     [Move("app-toc", "app-toc-dlq", 0, "component removed"), TOC_REMOVAL, TICK]),
     ("the resume enables the mappings the deploy disabled, after the control value",
      inputs(specs("Render"), [], kept=specs("Render"), control="deploying",
-            mappings=(OFF, NEW, mapping("old", "Deleting"))), [RESUME, mappings_on(OFF)]),
+            mappings=(OFF, NEW, mapping("old", "Deleting"))), [RESUME, mappings_on(OFF), TICK]),
     ("a user's pause survives the finish: its mappings stay off, a new enabled one goes off",
      inputs(specs("Render"), [], kept=specs("Render"), control="paused", mappings=(OFF, NEW)),
      [mappings_off(NEW)]),
@@ -189,17 +191,17 @@ FINISH = [
      inputs(specs("Render"), RENDER, kept=specs("Render"), control="deploying",
             native=("Render",), counts={"app-render": Counts(5), "app-render-dlq": Counts(2)}),
      [replace(WAIT, batch_queues=("app-Render", "app-render")), RENDER_MOVES[1],
-      replace(RENDER_MOVES[0], notify=False), RENDER_REMOVAL, RESUME]),
+      replace(RENDER_MOVES[0], notify=False), RENDER_REMOVAL, RESUME, TICK]),
     ("a failed stack: nothing switched, dispatching resumed, mappings too",
      inputs(specs("Render"), RENDER, kept=specs("Render"), control="deploying", mappings=(OFF,),
             failed_stacks=("app-functions (UPDATE_ROLLBACK_COMPLETE)",)),
      [SkipSwitchover("not switching over: app-functions (UPDATE_ROLLBACK_COMPLETE); the old "
-                     "version keeps running"), RESUME, mappings_on(OFF)]),
+                     "version keeps running"), RESUME, mappings_on(OFF), TICK]),
     ("a failed stack: nothing switched, dispatching resumed",
      inputs(specs("Render"), RENDER, kept=specs("Render"), control="deploying",
             failed_stacks=("app-functions (UPDATE_ROLLBACK_COMPLETE)",)),
      [SkipSwitchover("not switching over: app-functions (UPDATE_ROLLBACK_COMPLETE); the old "
-                     "version keeps running"), RESUME]),
+                     "version keeps running"), RESUME, TICK]),
 ]
 
 
@@ -219,7 +221,7 @@ def test_the_deploy_plan_is_both_phases_planned_now() -> None:
     assert list(plan.steps) == [
         pause(), *(CreateQueue(s.name) for s in specs("Render")),
         replace(WAIT, lease_queues=("app-render-inflight",), since=None),  # not updated yet
-        RENDER_MOVES[1], RENDER_MOVES[0], RENDER_REMOVAL, RESUME]
+        RENDER_MOVES[1], RENDER_MOVES[0], RENDER_REMOVAL, RESUME, TICK]
     refused = switchover_plan.plan_deploy(inputs(specs("sink"), S3, counts={"app-s3": Counts(1)}))
     assert [type(s) for s in refused.steps] == [Refuse] and refused.refused
 
@@ -233,11 +235,13 @@ def test_the_plan_as_text_and_json() -> None:
     assert ("  move    app-render -> app-Render (5 message(s); renamed) after "
             "deployment.switchover(old, new)") in text
     assert "  remove  app-render-inflight" in text
-    assert text[-1] == "  resume  dispatching (/lambda-complex/app/control: deploying -> running)"
+    assert text[-2] == "  resume  dispatching (/lambda-complex/app/control: deploying -> running)"
+    assert text[-1] == ("  start   the coordinator's schedule now (app-coordinator), not at its "
+                        "next minute")
     data = json.loads(json.dumps(preview.as_json(plan)))
     assert [s["step"] for s in data["steps"]] == [
         "set_control", "create", "create", "create", "wait_for_old_invocations", "move", "move",
-        "remove", "set_control"]
+        "remove", "set_control", "tick_schedule"]
     assert data["steps"][5] == {"step": "move", "source": "app-render-dlq",
                                 "target": "app-Render-dlq", "messages": 2, "why": "renamed",
                                 "notify": False}
@@ -258,7 +262,7 @@ def test_the_plan_shows_the_mappings_it_flips_and_the_batches_it_waits_for() -> 
                                               mappings=(ON,), native=("Render",)))
     text = preview.format_text(plan).splitlines()
     assert text[2] == "  disable event source mapping app-work <- app-work (Enabled)"
-    assert text[-1] == "  enable  event source mapping app-work <- app-work (Disabled)"
+    assert text[-2] == "  enable  event source mapping app-work <- app-work (Disabled)"
     assert "batches in flight in app-Render, app-render)" in next(
         line for line in text if line.startswith("  wait"))
     data = json.loads(json.dumps(preview.as_json(plan)))

@@ -4,7 +4,7 @@ removing a component, delete; bad input refused before anything is created.
 The CLI runs as the local deploys run it (`local/aws/sceptre_local`): the same `sceptre.cli.cli`,
 plugins and hooks, its 4 s status-poll sleeps capped, since the emulator finishes every stack
 operation within the call. The first deploy goes through `api.deploy`, the stock `sceptre launch`
-with its uncapped polls (as does tests/images/test_deploy_built.py).
+with its uncapped polls.
 
 moto cannot show what it drops (PackageType Image, Architectures, EventInvokeConfig, ...): the
 render tests cover those. moto does not roll back a failed update either: the failed deploy here
@@ -162,7 +162,9 @@ def test_launch_switchover_remove_and_delete(aws: Emulator, project: Path) -> No
     unchanged = plan(project).output.splitlines()
     assert unchanged[1:] == [
         f"  pause   dispatching ({CONTROL}: running -> deploying)",
-        f"  resume  dispatching ({CONTROL}: deploying -> running)", "  queues  no change"]
+        f"  resume  dispatching ({CONTROL}: deploying -> running)",
+        "  start   the coordinator's schedule now (sitegen-coordinator), not at its next minute",
+        "  queues  no change"]
     assert set(account.stacks()) == set(STACKS)
     assert account.control() == "running"
     assert {"sitegen-render", "sitegen-render-dlq", "sitegen-render-inflight",

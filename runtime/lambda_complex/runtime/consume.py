@@ -219,12 +219,16 @@ def _work_through(
     fired = threading.Event()
 
     def watchdog() -> None:
+        # The invocation may be killed at any moment now (a starved CPU fires this late), so
+        # the cheapest loss goes last: a message not handed back loses a receive (at
+        # max_receive_count the queue dead-letters it unhandled), one not settled is only
+        # handled twice.
         fired.set()
-        batch.settle(urgent=True)  # no push from here: the hand-back must not wait for it
-        batch.hand_back()
-        batch.hold_back_running()
         if pending is not None:
             pending.abandon()
+        batch.hand_back()
+        batch.hold_back_running()
+        batch.settle(urgent=True)  # no push from here: it must not wait for one
         log.emit("slow_handler", component=batch.config.component,
                  remaining_ms=clock.remaining_ms())
 

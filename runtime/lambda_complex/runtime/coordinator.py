@@ -37,7 +37,7 @@ from .planning import (
     plan,
     pushed_components,
     watch_plan,
-    watch_steps,
+    watch_step,
 )
 from .protocol import ChainEvent, is_chain_event
 
@@ -222,7 +222,8 @@ def run_generation(
     if not idle:
         remaining = context.get_remaining_time_in_millis() / 1000 - END_MARGIN_S
         wait = chains.sleep_before_next(started, clock(), coordinator.min_interval, remaining)
-        watched = _wait_watching(config, chain, wait, sleep, paused)
+        started_entries = any(n in counts for n in entry_components(config))
+        watched = _wait_watching(config, chain, wait, sleep, paused, started_entries)
         if watched:
             summary["entry_watch"] = watched
     current = chains.Heartbeat.parse(read_parameters([chain_name]).get(chain_name))
@@ -258,21 +259,25 @@ def _seed_pools(config: RuntimeConfig) -> None:
 
 
 def _wait_watching(
-    config: RuntimeConfig, chain: int, wait_s: float, sleep: Callable[[float], None], paused: bool
+    config: RuntimeConfig, chain: int, wait_s: float, sleep: Callable[[float], None], paused: bool,
+    arriving: bool,
 ) -> dict[str, int]:
     """Sleep out the wait between generations; meanwhile chain 0 looks at the entry queues every
-    `entry_watch` seconds (one GetQueueAttributes each) and starts what finds backlog and a free
-    slot, so an input from outside waits about entry_watch / 2 instead of min_interval / 2.
-    The exact lease pool keeps these starts within the limit, as the generation's own.
-    Returns the invocations started, per component."""
+    `entry_watch` seconds, and sooner after a start (`watch_step`), one GetQueueAttributes each,
+    and starts what finds backlog and a free slot, so an input from outside waits about
+    entry_watch / 2 instead of min_interval / 2. The exact lease pool keeps these starts within
+    the limit, as the generation's own. Returns the invocations started, per component."""
     entries = entry_components(config) if chain == 0 and not paused else []
     interval = config.coordinator.entry_watch if entries else 0
     started: dict[str, int] = {}
-    steps = watch_steps(wait_s, interval)
-    for i, step in enumerate(steps):
+    left = wait_s
+    while left > 0:
+        step, look = watch_step(left, interval, arriving)
         sleep(step)
-        if interval <= 0 or i == len(steps) - 1:
-            continue
+        left -= step
+        if not look:
+            break
+        counts: dict[str, int] = {}
         try:
             counts = watch_plan(read_status(config, entries), config)
             if counts:
@@ -281,6 +286,7 @@ def _wait_watching(
                     started[name] = started.get(name, 0) + n
         except Exception as e:  # the next generation reads and dispatches anyway
             log.emit("entry_watch_failed", error=f"{type(e).__name__}: {e}")
+        arriving = bool(counts)
     return started
 
 

@@ -37,16 +37,22 @@ def entry_components(config: RuntimeConfig) -> list[str]:
     return [n for n in coordinated(config) if n not in targets]
 
 
-def watch_steps(wait_s: float, interval: int) -> list[float]:
-    """How a generation's wait is cut for the entry watch: sleeps, each followed by a look at the
-    entry queues (the last sleep is not: the next generation reads them anyway)."""
-    if wait_s <= 0:
-        return []
-    if interval <= 0:
-        return [wait_s]
-    steps = [float(interval)] * int(wait_s // interval)
-    rest = wait_s - interval * len(steps)
-    return [*steps, rest] if rest > 0 else steps or [wait_s]
+# After a look (or the generation's plan) that started an entry component, inputs are arriving:
+# the watch looks again this soon, so the rest of a burst does not wait a whole interval for the
+# slots still free.
+WATCH_FOLLOW_UP_S = 0.25
+
+
+def watch_step(left_s: float, interval: int, arriving: bool) -> tuple[float, bool]:
+    """The next sleep of a generation's wait (`left_s` to go) and whether a look at the entry
+    queues follows it: every `interval` seconds, WATCH_FOLLOW_UP_S after a start (`arriving`).
+    The last sleep has no look: the next generation reads the queues anyway."""
+    if left_s <= 0:
+        return 0.0, False
+    step = min(float(interval), WATCH_FOLLOW_UP_S) if arriving else float(interval)
+    if interval <= 0 or step >= left_s:
+        return left_s, False
+    return step, True
 
 
 def pushed_components(config: RuntimeConfig) -> list[str]:

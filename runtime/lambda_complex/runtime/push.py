@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from . import control, inflight, invoker, log, names, resources
 from .config import RuntimeConfig
@@ -85,23 +85,20 @@ def _paused(config: RuntimeConfig, now: float) -> bool:
     return paused
 
 
-def start(config: RuntimeConfig, components: Iterable[str]) -> Mapping[str, bool]:
-    """Start one invocation of each component that has a free slot; {component: started}."""
+def start(config: RuntimeConfig, components: Iterable[str]) -> None:
+    """Start one invocation of each component that has a free slot (one without: the
+    coordinator starts it later)."""
     wanted = list(components)
     if not wanted or _paused(config, time.monotonic()):
-        return {}
-    started: dict[str, bool] = {}
+        return
     for component in wanted:
         lease = inflight.take_free(config.app, component, config.components[component].timeout)
         if lease is None:
-            started[component] = False
             continue
         error = invoker.invoke_async(names.function_name(config.app, component),
                                      Nudge(lease, PUSH_SOURCE).to_dict())
         if error:
             log.emit("push_failed", component=component, error=error)
             inflight.hand_back(config.app, component, [lease])
-        started[component] = not error
-        if not error:
+        else:
             _pushed_at()[component] = time.monotonic()
-    return started

@@ -16,57 +16,60 @@ images, render the templates), `deployment` (doctor, plan, deploy), `operations`
 pause, resume, redrive, trace, on AWS or on a local run), `watch` (status redrawn in place),
 `local_run` (run, deploy to and invoke on this machine). boto3 and the Docker SDK are imported
 by the functions that use them, never with the API: `lcbuild --help` loads neither.
+
+Each name is imported from its module on first use (PEP 562): a command pays for the modules it
+calls, not for every other command's (`lcbuild local invoke` never loads the image builder, the
+deploy or the templates' modules). Type checkers read the imports below as ordinary ones.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import TYPE_CHECKING
 
-from lambda_complex.builder.api.artifacts import BASE_IMAGE_ENV, RENDER_DIR, build, render
-from lambda_complex.builder.api.definition import (
-    DEFAULT_FILE,
-    GRAPH_FORMATS,
-    IMAGE_FORMATS,
-    graph,
-    graph_image,
-    init,
-    load,
-    validate,
-)
-from lambda_complex.builder.api.deployment import (
-    deploy,
-    deployer_policy,
-    doctor,
-    doctor_failures,
-    plan,
-    plan_text,
-)
-from lambda_complex.builder.api.local_run import (
-    MODES,
-    LiveView,
-    Mode,
-    default_local_mode,
-    invoke_once,
-    local_deploy,
-    redeploy_on_hangup,
-    run_locally,
-)
-from lambda_complex.builder.api.operations import (
-    connect,
-    pause,
-    pause_text,
-    redrive,
-    resume,
-    status,
-    status_text,
-    trace,
-    trace_text,
-)
-from lambda_complex.builder.api.watch import live_screen, status_lines
-from lambda_complex.builder.app.model import App
-from lambda_complex.builder.local.run.files import START_HINT as LOCAL_RUN_HINT
-
-if TYPE_CHECKING:  # the types of what the functions return, for annotations
+if TYPE_CHECKING:
+    from lambda_complex.builder.api.artifacts import BASE_IMAGE_ENV, RENDER_DIR, build, render
+    from lambda_complex.builder.api.definition import (
+        DEFAULT_FILE,
+        GRAPH_FORMATS,
+        IMAGE_FORMATS,
+        graph,
+        graph_image,
+        init,
+        load,
+        validate,
+    )
+    from lambda_complex.builder.api.deployment import (
+        deploy,
+        deployer_policy,
+        doctor,
+        doctor_failures,
+        plan,
+        plan_text,
+    )
+    from lambda_complex.builder.api.local_run import (
+        MODES,
+        LiveView,
+        Mode,
+        default_local_mode,
+        invoke_once,
+        local_deploy,
+        redeploy_on_hangup,
+        run_locally,
+    )
+    from lambda_complex.builder.api.operations import (
+        connect,
+        pause,
+        pause_text,
+        redrive,
+        resume,
+        status,
+        status_text,
+        trace,
+        trace_text,
+    )
+    from lambda_complex.builder.api.watch import live_screen, status_lines
+    from lambda_complex.builder.app.model import App
     from lambda_complex.builder.deploy.doctor import Check
     from lambda_complex.builder.deploy.preview import Preview
     from lambda_complex.builder.deploy.redrive import Redriven
@@ -74,6 +77,7 @@ if TYPE_CHECKING:  # the types of what the functions return, for annotations
     from lambda_complex.builder.deploy.trace import Step
     from lambda_complex.builder.images.pipeline import Options as BuildOptions
     from lambda_complex.builder.images.pipeline import Result as BuildResult
+    from lambda_complex.builder.local.run.files import START_HINT as LOCAL_RUN_HINT
     from lambda_complex.builder.local.run.invoke_once import Outcome
     from lambda_complex.builder.local.run.testbed import Testbed
 
@@ -88,24 +92,48 @@ __all__ = [
     "status_lines", "status_text", "trace", "trace_text", "validate",
 ]
 
-# Names whose modules import boto3 or the Docker SDK: looked up on first use (PEP 562).
-_LAZY = {
-    "BuildOptions": ("lambda_complex.builder.images.pipeline", "Options"),
-    "BuildResult": ("lambda_complex.builder.images.pipeline", "Result"),
+_API = "lambda_complex.builder.api"
+# name -> (the module that defines it, its name there); the same table as the imports above.
+_WHERE: dict[str, tuple[str, str]] = {
+    **{name: (f"{_API}.artifacts", name)
+       for name in ("BASE_IMAGE_ENV", "RENDER_DIR", "build", "render")},
+    **{name: (f"{_API}.definition", name)
+       for name in ("DEFAULT_FILE", "GRAPH_FORMATS", "IMAGE_FORMATS", "graph", "graph_image",
+                    "init", "load", "validate")},
+    **{name: (f"{_API}.deployment", name)
+       for name in ("deploy", "deployer_policy", "doctor", "doctor_failures", "plan",
+                    "plan_text")},
+    **{name: (f"{_API}.local_run", name)
+       for name in ("MODES", "LiveView", "Mode", "default_local_mode", "invoke_once",
+                    "local_deploy", "redeploy_on_hangup", "run_locally")},
+    **{name: (f"{_API}.operations", name)
+       for name in ("connect", "pause", "pause_text", "redrive", "resume", "status",
+                    "status_text", "trace", "trace_text")},
+    **{name: (f"{_API}.watch", name) for name in ("live_screen", "status_lines")},
+    "App": ("lambda_complex.builder.app.model", "App"),
     "Check": ("lambda_complex.builder.deploy.doctor", "Check"),
-    "Outcome": ("lambda_complex.builder.local.run.invoke_once", "Outcome"),
     "Preview": ("lambda_complex.builder.deploy.preview", "Preview"),
     "Redriven": ("lambda_complex.builder.deploy.redrive", "Redriven"),
     "Status": ("lambda_complex.builder.deploy.status", "Status"),
     "Step": ("lambda_complex.builder.deploy.trace", "Step"),
+    "BuildOptions": ("lambda_complex.builder.images.pipeline", "Options"),
+    "BuildResult": ("lambda_complex.builder.images.pipeline", "Result"),
+    "LOCAL_RUN_HINT": ("lambda_complex.builder.local.run.files", "START_HINT"),
+    "Outcome": ("lambda_complex.builder.local.run.invoke_once", "Outcome"),
     "Testbed": ("lambda_complex.builder.local.run.testbed", "Testbed"),
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+def __getattr__(name: str) -> object:
+    """A name of `__all__`, imported from its module on first use and kept. Typed `object`: a
+    name the imports above do not declare is an error for the type checker too."""
+    if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    module, attribute = _WHERE[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
 
-    module, attribute = _LAZY[name]
-    return getattr(importlib.import_module(module), attribute)
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lambda_complex.builder import scaffold
 from lambda_complex.builder.app import graph as app_graph
 from lambda_complex.builder.app import graph_image as app_graph_image
 from lambda_complex.builder.app import load as app_load
@@ -45,4 +44,6 @@ def graph_image(app: App, fmt: str = "svg") -> bytes:
 
 def init(directory: Path, name: str | None = None) -> list[Path]:
     """A new application in `directory` (the files created, in order)."""
+    from lambda_complex.builder import scaffold  # its templates: only `lcbuild init` reads them
+
     return scaffold.create(directory, name)

@@ -191,4 +191,5 @@ def _container_launcher() -> Any:
     except EngineError as e:
         raise UserError(f"container mode needs a running Docker engine ({e}); "
                         "use --mode process") from None
-    return ContainerLauncher(engine)
+    # The process ends after this one invocation: the engine removes the container alone.
+    return ContainerLauncher(engine, await_removal=False)

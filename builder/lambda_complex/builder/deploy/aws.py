@@ -78,21 +78,26 @@ class Aws:
         self.cfn: CloudFormationClient = self._client("cloudformation")
         self._rarely_used: dict[str, Any] = {}  # created on first use (lambda, logs)
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, attempts: int | None = None) -> Any:
+        """`attempts`: at most this many tries of a call (botocore's default retries if None)."""
         endpoint = self._endpoints.get(service) or self._endpoints[""]
+        config = Config(connect_timeout=CONNECT_TIMEOUT_S)
+        if attempts:
+            config = config.merge(Config(retries={"total_max_attempts": attempts}))
         return self.session.client(  # type: ignore[call-overload]
-            service, region_name=self.region, endpoint_url=endpoint,
-            config=Config(connect_timeout=CONNECT_TIMEOUT_S))
+            service, region_name=self.region, endpoint_url=endpoint, config=config)
 
-    def _lazy_client(self, service: str) -> Any:
-        if service not in self._rarely_used:
-            self._rarely_used[service] = self._client(service)
-        return self._rarely_used[service]
+    def _lazy_client(self, service: str, attempts: int | None = None) -> Any:
+        key = f"{service}/{attempts}"
+        if key not in self._rarely_used:
+            self._rarely_used[key] = self._client(service, attempts)
+        return self._rarely_used[key]
 
     # --- Lambda ---
-    def invoke_event(self, function_name: str, payload: bytes) -> bool:
+    def invoke_event(self, function_name: str, payload: bytes, attempts: int | None = None
+                     ) -> bool:
         """Queue an asynchronous invocation; True once Lambda accepted it."""
-        lam: LambdaClient = self._lazy_client("lambda")
+        lam: LambdaClient = self._lazy_client("lambda", attempts)
         answer = lam.invoke(
             FunctionName=function_name, InvocationType="Event", Payload=payload)
         return answer.get("StatusCode") == 202

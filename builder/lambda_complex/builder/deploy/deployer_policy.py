@@ -53,7 +53,9 @@ FUNCTION_ACTIONS = (
     "lambda:PutFunctionRecursionConfig", "lambda:GetFunctionRecursionConfig",
     "lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy",
     "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags",
-    "lambda:InvokeFunction",  # redrive of an invocation component's dead letters
+    # redrive of an invocation component's dead letters; the coordinator's schedule ticked by
+    # the switchover and `resume`
+    "lambda:InvokeFunction",
 )
 ROLE_ACTIONS = (
     "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateAssumeRolePolicy",

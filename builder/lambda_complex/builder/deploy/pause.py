@@ -1,6 +1,8 @@
 """`lcbuild pause` / `resume`: flip the control parameter, and make the event source mappings of
 the message components follow it (a native component's mapping is not stopped by the control
-value: `mappings`); nothing is deleted. Idempotent: what is already as asked is left alone."""
+value: `mappings`); nothing is deleted. Idempotent: what is already as asked is left alone.
+`resume` also ticks the coordinator's schedule, so chains that went idle while paused start at
+once if there is work, not at the rule's next tick."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from lambda_complex.builder.app.model import App
 from lambda_complex.builder.deploy import mappings, switchover, switchover_plan
 from lambda_complex.builder.deploy.aws import Aws
 from lambda_complex.builder.deploy.mappings import MappingChange
-from lambda_complex.builder.deploy.switchover_steps import SetMappings
+from lambda_complex.builder.deploy.switchover_steps import SetMappings, TickSchedule
 from lambda_complex.builder.errors import UserError
-from lambda_complex.runtime import names
+from lambda_complex.runtime import control, names
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ def set_state(app: App, aws: Aws, value: str) -> Switched:
     for step in switchover_plan.set_mappings(name, seen, value):
         assert isinstance(step, SetMappings)
         changed.update((c.uuid, c) for c in switchover.set_mappings(aws, step))
+    if value == control.RUNNING:
+        coordinator = names.function_name(app.name, names.COORDINATOR)
+        switchover.tick_schedule(aws, TickSchedule(coordinator))
     report = tuple(changed.get(m.uuid) or MappingChange(m.uuid, m.function, m.queue, m.state,
                                                         m.state, False) for m in seen)
     return Switched(current.value, value, report)

@@ -25,6 +25,7 @@ from lambda_complex.builder.deploy.switchover_steps import (
     SetMappings,
     SkipSwitchover,
     Step,
+    TickSchedule,
     WaitForOldInvocations,
     WaitForQueueNames,
 )
@@ -57,6 +58,9 @@ def _lines(step: Step) -> list[str]:
             what = "enable " if step.enabled else "disable"
             return [f"{what} event source mapping {m.function} <- {m.queue} ({m.state})"
                     for m in step.mappings]
+        case TickSchedule():
+            return [f"start   the coordinator's schedule now ({step.function}), not at its "
+                    "next minute"]
         case SkipSwitchover():
             return [f"skip    {step.reason}"]
         case WaitForOldInvocations():

@@ -14,6 +14,8 @@ the re-read can only keep more, never lose anything:
   so a `lcbuild pause` during the deploy wins.
 - `SetMappings` re-reads the control value and changes the mappings the plan listed only if
   that value still calls for it (`mappings.wanted`); it runs after `SetControl`.
+- `TickSchedule` is best effort: a refused invoke is a warning, as the rule's next tick does the
+  same within a minute.
 - `WaitForOldInvocations` re-reads the lease queues (and the native components' input queues)
   every second: that is what it waits on.
 """
@@ -21,6 +23,7 @@ the re-read can only keep more, never lose anything:
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import sys
@@ -29,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.cfn import common, queues
@@ -53,11 +58,12 @@ from lambda_complex.builder.deploy.switchover_steps import (
     SetControl,
     SetMappings,
     SkipSwitchover,
+    TickSchedule,
     WaitForOldInvocations,
     WaitForQueueNames,
 )
 from lambda_complex.builder.errors import UserError
-from lambda_complex.runtime import names
+from lambda_complex.runtime import names, protocol
 
 log = logging.getLogger("lambda_complex.deploy")
 
@@ -234,6 +240,8 @@ def execute(app: App, aws: Aws, plan: Plan, sleep: Sleep = time.sleep) -> Report
                 _set_control(aws, step)
             case SetMappings():
                 report.mappings += set_mappings(aws, step)
+            case TickSchedule():
+                tick_schedule(aws, step)
             case SkipSwitchover():
                 log.warning(step.reason)
                 report.skipped = step.reason
@@ -251,6 +259,15 @@ def execute(app: App, aws: Aws, plan: Plan, sleep: Sleep = time.sleep) -> Report
             case KeepQueue():
                 report.kept.append(step.name)
     return report
+
+
+def tick_schedule(aws: Aws, step: TickSchedule) -> None:
+    try:
+        # One try: the rule's own tick is the retry.
+        aws.invoke_event(step.function, json.dumps(protocol.SCHEDULE_INPUT).encode(), attempts=1)
+    except ClientError as e:
+        log.warning("could not start %s now (%s): its schedule starts it within a minute",
+                    step.function, e.response.get("Error", {}).get("Code", e))
 
 
 def _set_control(aws: Aws, step: SetControl) -> None:

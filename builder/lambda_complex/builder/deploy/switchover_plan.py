@@ -36,10 +36,11 @@ from lambda_complex.builder.deploy.switchover_steps import (
     SetMappings,
     SkipSwitchover,
     Step,
+    TickSchedule,
     WaitForOldInvocations,
     WaitForQueueNames,
 )
-from lambda_complex.runtime import control
+from lambda_complex.runtime import control, names
 from lambda_complex.runtime.inflight import LEASE_MARGIN_S
 
 # The dispatch switch's values. The runtime dispatches only while it reads `running`, so the
@@ -266,10 +267,13 @@ def plan_finish(i: DeployInputs) -> Plan:
     """After the new functions are in place: unless a stack of this deploy failed (then the old
     version keeps running), wait for the old version's invocations when a queue moves (they may
     still send to the old names), move the retiring queues' messages, remove the retiring
-    queues, resume. Nothing is refused here: `begin` refused what it had to, and what arrived in
-    a removed component's queue since goes to its dead-letter queue."""
+    queues, resume, tick the coordinator's schedule (unless a user's pause holds). Nothing is
+    refused here: `begin` refused what it had to, and what arrived in a removed component's
+    queue since goes to its dead-letter queue."""
     deployed = i.deployed is not None
     resume = resume_after_deploy(i.control_parameter, i.control, i.mappings)
+    if not control.value_means_paused(control_after_deploy(i.control) or i.control):
+        resume.append(TickSchedule(names.function_name(i.app, names.COORDINATOR)))
     if i.failed_stacks:
         reason = (f"not switching over: {', '.join(i.failed_stacks)}; "
                   "the old version keeps running")

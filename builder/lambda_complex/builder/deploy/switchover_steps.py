@@ -65,6 +65,18 @@ class SetMappings:
 
 
 @dataclass(frozen=True)
+class TickSchedule:
+    """Give the coordinator its schedule event once, now (asynchronously), rather than at the
+    EventBridge rule's next tick, up to a minute away: a fresh deployment's chains start, an
+    idle chain wakes if there is work, and with every chain running it costs the schedule's one
+    GetParameters. The schedule's own rules decide (at-least-once safe: it writes the new
+    lineage's heartbeat first)."""
+
+    kind: ClassVar[str] = "tick_schedule"
+    function: str  # the coordinator's function
+
+
+@dataclass(frozen=True)
 class SkipSwitchover:
     kind: ClassVar[str] = "skip"
     reason: str
@@ -130,7 +142,8 @@ class KeepQueue:
 
 
 Step: TypeAlias = (Refuse | CreateQueue | WaitForQueueNames | SetControl | SetMappings
-        | SkipSwitchover | WaitForOldInvocations | Move | RemoveQueues | DeleteQueue | KeepQueue)
+        | TickSchedule | SkipSwitchover | WaitForOldInvocations | Move | RemoveQueues
+        | DeleteQueue | KeepQueue)
 
 
 def _plain(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -17,12 +17,12 @@ from typing import Any
 
 from sceptre.template_handlers import TemplateHandler
 
-from lambda_complex.builder.cfn import common, render
+from lambda_complex.builder.cfn import common
 from lambda_complex.builder.cfn.images import Images
 from lambda_complex.builder.deploy.aws import parse_template
 from lambda_complex.builder.deploy.images import COORDINATOR_KEY
 from lambda_complex.builder.errors import UserError
-from lambda_complex.builder.sceptre import project
+from lambda_complex.builder.sceptre import project, rendered
 from lambda_complex.builder.sceptre.errors import as_sceptre_errors
 
 
@@ -68,5 +68,5 @@ class LambdaComplexHandler(TemplateHandler):  # type: ignore[misc]
         stack = self.arguments["stack"]
         if stack == common.QUEUES:
             deployed = self._deployed(common.stack_name(app, stack))
-            return render.render_checked(app, stack, deployed=deployed)
-        return render.render_checked(app, stack, self._images(app.component_names))
+            return rendered.checked(app, stack, deployed=deployed)
+        return rendered.checked(app, stack, self._images(app.component_names))

@@ -2,7 +2,8 @@
 
 - `begin`  on queues before_create/before_update: preflight (every image in the build manifest,
   every stack renders and passes cfn-lint, and `lcbuild doctor`'s deploy checks: credentials,
-  concurrency left unreserved, ECR repositories and their policy, template sizes), refuse
+  concurrency left unreserved, ECR repositories and their policy, template sizes; against the
+  local emulator only the template sizes, `doctor.ON_EMULATOR` says why), refuse
   removals that would drop messages, wait out SQS's queue-name cooldown after a delete, pause;
   registers an exit handler that resumes whatever the deploy paused, because Sceptre runs no
   `after_*` hook when an action fails: a failed deploy thus leaves the old version running.
@@ -25,15 +26,18 @@ from datetime import UTC, datetime
 from sceptre.hooks import Hook
 
 from lambda_complex.builder.app.model import App
-from lambda_complex.builder.cfn import common, render
+from lambda_complex.builder.cfn import common
 from lambda_complex.builder.deploy import doctor, images, switchover
 from lambda_complex.builder.deploy.aws import Aws
-from lambda_complex.builder.sceptre import project
+from lambda_complex.builder.sceptre import project, rendered
 from lambda_complex.builder.sceptre.errors import LambdaComplexError, as_sceptre_errors
 
 log = logging.getLogger("lambda_complex.sceptre")
 
 PHASES = ("begin", "finish", "before_delete", "after_delete")
+# Set for a local run's deploy (`local.aws.sceptre_local --local-run`): it goes to the emulator
+# with placeholder images, where the preflight's account checks cannot fail (`doctor.ON_EMULATOR`).
+EMULATOR = False
 
 
 @dataclass
@@ -75,9 +79,9 @@ def preflight(app: App, aws: Aws, template_bucket: str | None = None) -> None:
     found = images.read(images.manifest_path(app.root), app)
     deployed = aws.deployed_template(common.stack_name(app, common.QUEUES))
     for stack in common.STACKS:
-        render.render_checked(app, stack, found, deployed)
+        rendered.checked(app, stack, found, deployed)
     failed = doctor.failures(doctor.deploy_checks(app, aws.session, found, template_bucket,
-                                                  deployed))
+                                                  deployed, emulator=EMULATOR))
     if failed:
         raise LambdaComplexError("preflight: " + "; ".join(f"{c.name}: {c.detail}"
                                                            for c in failed))

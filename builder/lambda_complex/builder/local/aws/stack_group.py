@@ -14,7 +14,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lambda_complex.builder import scaffold
 from lambda_complex.builder.app.model import App
@@ -27,6 +29,10 @@ from lambda_complex.builder.sceptre import project
 from lambda_complex.runtime import names
 
 _PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+# How often a local run looks whether a stack of the running deploy exists yet: each look is
+# one ListStacks, which the emulator serves between the deploy's own calls (so not too often).
+FOLLOW_POLL_S = 0.25
+CREATED = "CREATE_COMPLETE"
 LINT_CACHE_SUBDIR = "cfn-lint"
 
 
@@ -72,6 +78,14 @@ class Deployment:
         self.process.wait()
         self.ended_at = time.monotonic()
 
+    def running(self) -> bool:
+        return self._exited.is_alive()
+
+    def exited(self, timeout: float) -> bool:
+        """Whether sceptre has exited, waiting at most `timeout` seconds for it."""
+        self._exited.join(timeout)
+        return not self._exited.is_alive()
+
     def wait(self) -> None:
         """Until sceptre exits; DeployError (with the log's tail) unless it succeeded."""
         code = self.process.wait()
@@ -96,7 +110,7 @@ def start_deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_
     folder = sceptre_project(app, log_path.parent / "deploy")
     command = [sys.executable, "-m", "lambda_complex.builder.local.aws.sceptre_local",
                *([sceptre_local.ENV_FROM, str(env_from)] if env_from else []),
-               "--dir", str(folder)]
+               sceptre_local.LOCAL_RUN, "--dir", str(folder)]
     if env_from is not None:
         env_from.unlink(missing_ok=True)  # an earlier run's
     started_at = time.monotonic()
@@ -127,6 +141,35 @@ def write_env(path: Path, env: dict[str, str]) -> None:
 def deploy(app: App, placeholder_manifest: Path, env: dict[str, str], log_path: Path) -> None:
     """`start_deploy`, waited for."""
     start_deploy(app, placeholder_manifest, env, log_path).wait()
+
+
+def stack_created(cloudformation: Any, name: str) -> bool:
+    """Whether stack `name` exists and its creation is complete. Asked through ListStacks, not
+    DescribeStacks: moto creates a stack's resources lazily, on first access, and describing a
+    stack that another request is creating (its outputs) would create them a second time."""
+    pages = cloudformation.get_paginator("list_stacks").paginate(StackStatusFilter=[CREATED])
+    return any(s["StackName"] == name for page in pages for s in page["StackSummaries"])
+
+
+def follow(deployment: Deployment, cloudformation: Any, stack: str,
+           on_created: Callable[[], None]) -> None:
+    """Until sceptre exits: `on_created()` once, as soon as `stack` is created."""
+    called = False
+    while deployment.running():
+        if not called and stack_created(cloudformation, stack):
+            on_created()
+            called = True
+        deployment.exited(FOLLOW_POLL_S)
+
+
+def create_role_buckets(s3: Any, app: App) -> None:
+    """A local convenience: the buckets the role statements name (`role_buckets`), made in the
+    emulator where the stacks do not make them."""
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for bucket in role_buckets(app):
+        if bucket not in existing:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={
+                "LocationConstraint": app.deployment.region})
 
 
 def role_buckets(app: App) -> list[str]:

@@ -46,11 +46,14 @@ def container_config(fn: FunctionDefinition, runtime_api: str,
 
 class ContainerInstance:
     """A started container: its output copied to `log_path`, its exit watched. It stays until
-    `kill` removes it, so an instance that fails at once still leaves its lines and status."""
+    `kill` removes it, so an instance that fails at once still leaves its lines and status.
+    `await_removal=False`: `kill` asks the engine to remove it and returns without waiting."""
 
-    def __init__(self, engine: Engine, ident: str, log_path: Path) -> None:
+    def __init__(self, engine: Engine, ident: str, log_path: Path,
+                 await_removal: bool = True) -> None:
         self.engine = engine
         self.ident = ident
+        self.await_removal = await_removal
         self._exit: str | None = None
         self._exited = threading.Event()
         threading.Thread(target=self._copy_logs, args=(log_path,), daemon=True).start()
@@ -80,17 +83,22 @@ class ContainerInstance:
         return None  # the engine enforces the memory limit itself
 
     def kill(self) -> None:
-        """Kill and remove it (one call), then wait for its exit to be seen."""
+        """Kill and remove it (one call), then wait for its exit to be seen; or, without
+        `await_removal`, only send that call."""
         with contextlib.suppress(EngineError):  # already gone
-            self.engine.remove(self.ident)
-        self._exited.wait(10)
+            self.engine.remove(self.ident, await_answer=self.await_removal)
+        if self.await_removal:
+            self._exited.wait(10)
 
 
 class ContainerLauncher:
-    """Starts instances through the engine's socket. `engine`: default, this machine's."""
+    """Starts instances through the engine's socket. `engine`: default, this machine's.
+    `await_removal=False` (`lcbuild local invoke`, whose process ends once its one instance is
+    killed): killing an instance does not wait for the engine to stop and remove it."""
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, *, await_removal: bool = True) -> None:
         self.engine = engine or Engine()
+        self.await_removal = await_removal
 
     def start(
         self,
@@ -109,4 +117,4 @@ class ContainerLauncher:
             with contextlib.suppress(EngineError):  # created, never started: nothing to keep
                 self.engine.remove(ident)
             raise
-        return ContainerInstance(self.engine, ident, log_path)
+        return ContainerInstance(self.engine, ident, log_path, self.await_removal)

@@ -99,8 +99,22 @@ class Engine:
     def start(self, ident: str) -> None:
         self._call("POST", f"/containers/{ident}/start")
 
-    def remove(self, ident: str) -> None:
-        self._call("DELETE", f"/containers/{ident}?force=1")
+    def remove(self, ident: str, *, await_answer: bool = True) -> None:
+        """DELETE /containers/{id}?force=1: kill it (the engine waits for it to stop, about a
+        tenth of a second) and remove it. `await_answer=False` sends the request and returns at
+        once: the engine carries it out all the same (its handlers do not stop when the client
+        goes away), so a process that ends right after does not wait for the container to stop.
+        """
+        if await_answer:
+            self._call("DELETE", f"/containers/{ident}?force=1")
+            return
+        connection = _UnixConnection(self.path, self.timeout)
+        try:
+            connection.request("DELETE", f"{API}/containers/{ident}?force=1")
+        except OSError as e:
+            raise EngineError(f"no Docker engine answers on {self.path} ({e})") from None
+        finally:
+            connection.close()
 
     def logs(self, ident: str) -> Iterator[bytes]:
         """The container's stdout and stderr, from its start, following until it exits."""

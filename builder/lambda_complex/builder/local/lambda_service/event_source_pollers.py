@@ -48,6 +48,7 @@ class Invoked(NamedTuple):
 
 Invoke = Callable[[str, bytes], Invoked]  # (function name, event JSON): a synchronous Invoke
 SqsFor = Callable[[SqsMapping], Any]  # the SQS client a mapping's pollers call with
+Ready = Callable[[str], bool]  # (function name): whether the function can be invoked yet
 
 
 def through(service: Any) -> Invoke:
@@ -58,6 +59,22 @@ def through(service: Any) -> Invoke:
         return Invoked(status, body, headers.get("X-Amz-Function-Error"))
 
     return invoke
+
+
+def defined_in(service: Any) -> Ready:
+    """`Ready`: the local Lambda service defines the function. On AWS a mapping never exists
+    without its function (CreateEventSourceMapping names an existing one, and CloudFormation
+    creates the function first,
+    https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html); locally
+    a redeploy's new mappings are in the emulator before the service runs their new functions.
+    Polling then would receive every message of the queue, fail each invocation and leave the
+    message out of sight for the visibility timeout at the cost of a receive (at
+    maxReceiveCount, a dead letter never handled)."""
+
+    def ready(function: str) -> bool:
+        return service.pool(function) is not None
+
+    return ready
 
 
 def as_execution_role(
@@ -155,12 +172,13 @@ class EventSources:
         invoke: Invoke,
         *,
         sqs_for: SqsFor | None = None,  # per mapping, instead of sqs_client: as_execution_role
+        ready: Ready | None = None,  # no receive until the function is ready (`defined_in`)
         refresh: float = 2.0,  # seconds between readings of the mappings
         unset_limit: int = rules.STARTING_CONCURRENCY,  # pollers without MaximumConcurrency
         idle_wait: float = 1.0,  # long poll of an idle poller (short: it notices a stop soon)
     ) -> None:
         self.lambda_client, self.sqs, self.invoke = lambda_client, sqs_client, invoke
-        self.sqs_for = sqs_for
+        self.sqs_for, self.ready = sqs_for, ready
         self.refresh, self.unset_limit, self.idle_wait = refresh, unset_limit, idle_wait
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -253,6 +271,9 @@ class EventSources:
     # One poller.
     def poll(self, runner: _Runner, stop: threading.Event) -> None:
         while not stop.is_set() and not self._stop.is_set():
+            if self.ready is not None and not self.ready(runner.mapping.function):
+                stop.wait(self.idle_wait)
+                continue
             try:
                 messages = self._gather(runner, stop)
                 if messages:

@@ -112,8 +112,11 @@ class FunctionPool:
 
     def redefine(self, fn: FunctionDefinition) -> None:
         """A redeploy: new executions get instances of `fn`; the queue and the counts stay (no
-        event is lost); idle instances stop now, busy ones when their execution ends."""
+        event is lost); idle instances stop now, busy ones when their execution ends. The same
+        definition again changes nothing: its warm instances stay warm."""
         with self._cond:
+            if fn == self.fn:
+                return
             self.fn, self.limit = fn, self._limit_of(fn)
             self.start_failure = None  # new code: it may start
             idle, self._idle = self._idle, []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
+
+import boto3
 
 from lambda_complex.runtime import resources
 
@@ -12,6 +15,31 @@ _QUEUE_ATTRIBUTES = [
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 ]
+
+
+class Clients:
+    """boto3 clients of a running testbed, made once per service, endpoint and identity: its
+    watching (queue depths several times a second) would otherwise build a client, tens of
+    milliseconds of CPU, for every call. boto3 clients are safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, str, str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, service: str, endpoint: str, region: str, keys: dict[str, str]) -> Any:
+        key_id = keys.get("AWS_ACCESS_KEY_ID", "testing")
+        with self._lock:
+            key = (service, endpoint, region, key_id)
+            if key not in self._made:
+                self._made[key] = boto3.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=endpoint, region_name=region, aws_access_key_id=key_id,
+                    aws_secret_access_key=keys.get("AWS_SECRET_ACCESS_KEY", "testing"))
+            return self._made[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._made.clear()
 
 
 class Queues:

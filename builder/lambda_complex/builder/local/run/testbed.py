@@ -5,10 +5,8 @@ reverse order, whatever happens (use it as a context manager).
 
 IAM is enforced (unless `iam=False`, `--no-iam`): sceptre and the testbed act as an admin user
 made before enforcement starts; every function runs with its own execution role's credentials
-(see `identities`), so a call its role does not allow fails as it would on AWS.
-
-Local convenience: S3 buckets named by the application's role statements (`arn:aws:s3:::NAME/...`)
-are created in the emulator when the stacks do not create them.
+(see `identities`), so a call its role does not allow fails as it would on AWS. The buckets
+the role statements name are made in the emulator (`stack_group.create_role_buckets`).
 """
 
 from __future__ import annotations
@@ -22,21 +20,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import boto3
-
 from lambda_complex.builder.app import load as app_load
+from lambda_complex.builder.cfn.common import FUNCTIONS, stack_name
 from lambda_complex.builder.errors import UserError
 from lambda_complex.builder.images import manifest
 from lambda_complex.builder.local.aws import emulator as emulator_mod
-from lambda_complex.builder.local.aws import identities, sqs_tap
-from lambda_complex.builder.local.aws.stack_group import (
-    Deployment,
-    deploy,
-    role_buckets,
-    start_deploy,
-    write_env,
-    write_placeholder_manifest,
-)
+from lambda_complex.builder.local.aws import identities, sqs_tap, stack_group
 from lambda_complex.builder.local.lambda_service import event_source_pollers, functions, schedules
 from lambda_complex.builder.local.lambda_service import service as lambda_service
 from lambda_complex.builder.local.run import observe, report, timeline
@@ -108,6 +97,7 @@ class Testbed:
         # Components of earlier definitions (a redeploy renamed or removed them): still reported.
         self.retired: list[report.Component] = []
         self.redeploys = 0
+        self._clients = observe.Clients()
 
     # Start and stop.
     def start(self) -> Testbed:
@@ -126,8 +116,8 @@ class Testbed:
         launched = time.monotonic()
         self.emulator = emulator_mod.launch(log_path=self.dir / "emulator.log", warm_up=True)
         # sceptre imports while the emulator starts, then waits for the deployer's keys.
-        placeholders = write_placeholder_manifest(self.app, self.dir / "images.json")
-        deployment = start_deploy(self.app, placeholders, self.emulator.client_env(),
+        placeholders = stack_group.write_placeholder_manifest(self.app, self.dir / "images.json")
+        deployment = stack_group.start_deploy(self.app, placeholders, self.emulator.client_env(),
                                   self.dir / "sceptre.log", env_from=credentials)
         try:
             with self.timeline.phase(timeline.PREPARE):  # what needs no emulator, meanwhile
@@ -143,7 +133,7 @@ class Testbed:
                               deployment.ended_at or time.monotonic())
         self._started()
 
-    def _deploying(self, deployment: Deployment, credentials: Path,
+    def _deploying(self, deployment: stack_group.Deployment, credentials: Path,
                    defined: list[functions.FunctionDefinition]) -> None:
         """The deployer (IAM enforced) to the waiting sceptre; the service while it deploys."""
         assert self.emulator is not None
@@ -156,7 +146,6 @@ class Testbed:
                 options.setdefault("credentials", identities.RoleCredentials(
                     endpoint, self.app.deployment.region))
                 options.setdefault("authorizer", endpoint)
-            write_env(credentials, self.deployer)
         if not self.iam:
             self.say(f"warning: {identities.NO_IAM_WARNING}")
         self.say(f"emulator at {endpoint}; deploying the stack group (sceptre) while the Lambda "
@@ -170,7 +159,24 @@ class Testbed:
             self.service = lambda_service.start_service(
                 defined, self.mode, self.log_dir, self._admin_env, **options
             )
+        stack_group.write_env(credentials, self._deploy_env())
+        self._follow(deployment)
         deployment.wait()
+
+    def _follow(self, deployment: stack_group.Deployment) -> None:
+        """Until sceptre exits. Once the functions stack exists, its functions join the service
+        and the inputs go out while sceptre deploys the coordinator: a message waits in its
+        queue until dispatching resumes, an invocation runs at once (as on Lambda)."""
+        service = self.service
+        assert service is not None
+
+        def early() -> None:
+            with self.timeline.phase(timeline.EARLY):
+                for fn in self._functions():
+                    service.add_function(fn)
+                self._send_inputs()
+        stack_group.follow(deployment, self.client("cloudformation"),
+                           stack_name(self.app, FUNCTIONS), early)
 
     def _started(self) -> None:
         """After the deploy: the deployed functions, buckets, event sources, schedules."""
@@ -179,18 +185,18 @@ class Testbed:
         with phase(timeline.FUNCTIONS):
             for fn in self._functions():
                 self.service.add_function(fn)
-            self._create_buckets()
+            stack_group.create_role_buckets(self.client("s3"), self.app)
             self.event_sources = event_source_pollers.EventSources(
                 self.client("lambda"), self.client("sqs", self.tap.url),
                 event_source_pollers.through(self.service),
                 sqs_for=event_source_pollers.as_execution_role(
                     self.service, self.tap.url, self.app.deployment.region, self.deployer),
+                ready=event_source_pollers.defined_in(self.service),
             ).start()
         endpoint_path(self.app.root).write_text(json.dumps({
             "endpoint": self.emulator.endpoint_url, "sqs": self.tap.url, "lambda": self.service.url,
             "pid": os.getpid(), "credentials": self.deployer}) + "\n")
-        for name, items in self.inputs:
-            self.send_many(name, items)
+        self._send_inputs()
         with phase(timeline.SCHEDULES):
             self.scheduler = schedules.Scheduler(
                 self.client("events"), self.service.invoke_async, time_scale=self.time_scale,
@@ -217,6 +223,7 @@ class Testbed:
         ]
         self.scheduler = self.service = self.tap = self.emulator = None
         self.event_sources = None
+        self._clients.clear()  # a restarted testbed has another emulator
         for step in steps:
             if step is not None:
                 try:
@@ -230,15 +237,22 @@ class Testbed:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def client(self, service: str, endpoint: str | None = None) -> Any:
+    def client(self, service: str, endpoint: str | None = None) -> Any:  # as the deployer
         assert self.emulator is not None, "the testbed is not running"
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=endpoint or self.emulator.endpoint_url,
-            region_name=self.app.deployment.region,
-            aws_access_key_id=self.deployer.get("AWS_ACCESS_KEY_ID", "testing"),
-            aws_secret_access_key=self.deployer.get("AWS_SECRET_ACCESS_KEY", "testing"),
-        )
+        return self._clients.get(service, endpoint or self.emulator.endpoint_url,
+                                 self.app.deployment.region, self.deployer)
+
+    def _deploy_env(self) -> dict[str, str]:
+        """What sceptre's hooks need beyond the emulator: the deployer's keys, and this Lambda
+        service for their Lambda calls (the switchover's schedule tick is an Invoke; the rest
+        passes through to the emulator)."""
+        assert self.service is not None
+        return {**self.deployer, "AWS_ENDPOINT_URL_LAMBDA": self.service.url}
+
+    def _send_inputs(self) -> None:  # the inputs given at start, once
+        inputs, self.inputs = self.inputs, []
+        for name, items in inputs:
+            self.send_many(name, items)
 
     def _defined_functions(self) -> list[functions.FunctionDefinition]:
         """The functions as the definition (and, in container mode, the build) says."""
@@ -252,16 +266,6 @@ class Testbed:
         deployed = functions.from_emulator(self.client("lambda"))
         return functions.merge(deployed, self._defined_functions())
 
-    def _create_buckets(self) -> None:
-        s3 = self.client("s3")
-        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        for bucket in role_buckets(self.app):
-            if bucket not in existing:
-                s3.create_bucket(
-                    Bucket=bucket,
-                    CreateBucketConfiguration={"LocationConstraint": self.app.deployment.region},
-                )
-
     def redeploy(self) -> None:
         """Apply the definition as it is now on disk to the running testbed, as a deploy to AWS
         would: the same stack group through the real sceptre CLI and its switchover hooks (a
@@ -274,10 +278,11 @@ class Testbed:
             raise UserError(f"the definition now names application '{app.name}', not "
                             f"'{self.app.name}': stop this run and start a new one")
         self.redeploys += 1
-        placeholders = write_placeholder_manifest(app, self.dir / "images.json")
-        deploy(app, placeholders, self._admin_env, self.dir / f"sceptre-{self.redeploys}.log")
+        placeholders = stack_group.write_placeholder_manifest(app, self.dir / "images.json")
+        stack_group.deploy(app, placeholders, {**self._admin_env, **self._deploy_env()},
+                           self.dir / f"sceptre-{self.redeploys}.log")
         self.app = app
-        self._create_buckets()
+        stack_group.create_role_buckets(self.client("s3"), self.app)
         for fn in self._functions():
             self.service.add_function(fn)
         current = report.components_of(app)
@@ -346,9 +351,8 @@ class Testbed:
         start: its handler module does not import, its handler function is missing, or its
         worker cannot load the runtime interface client."""
         assert self.service is not None
-        labels = {c.function: c.name for c in self.components}
-        for role in (names.COORDINATOR, names.INVOKER):
-            labels[names.function_name(self.app.name, role)] = role
+        labels = {c.function: c.name for c in self.components} | {
+            names.function_name(self.app.name, r): r for r in (names.COORDINATOR, names.INVOKER)}
         for function, label in labels.items():
             pool = self.service.pool(function)
             failure = pool.start_failure if pool is not None else None
@@ -379,16 +383,10 @@ class Testbed:
 
     def report(self) -> dict[str, Any]:
         assert self.tap is not None
-        built = report.build(
-            self.reported(),
-            self.stats(),
-            self.logs.poll(),
-            self.depths(),
-            report.Tapped(self.tap.sent(), self.tap.deleted()),
-            self.sent,
-            {c.name: names.dead_letter_queue_name(self.app.name, c.name)
-             for c in self.reported()},
-        )
+        dlqs = {c.name: names.dead_letter_queue_name(self.app.name, c.name)
+                for c in self.reported()}
+        built = report.build(self.reported(), self.stats(), self.logs.poll(), self.depths(),
+                             report.Tapped(self.tap.sent(), self.tap.deleted()), self.sent, dlqs)
         mapped = self.event_sources.by_function() if self.event_sources else {}
         if mapped:  # native components: what their event source mappings' pollers did
             built["event_source_mappings"] = mapped

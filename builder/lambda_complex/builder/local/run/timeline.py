@@ -17,6 +17,7 @@ PREPARE = "prepare"  # what needs no emulator: placeholder manifest, the functio
 IDENTITIES = "identities"  # the deployer's IAM user, IAM enforcement
 DEPLOY = "deploy"  # the stack group by the sceptre CLI
 SERVICE = "service"  # the local Lambda service, started while sceptre runs
+EARLY = "inputs"  # once the functions stack exists: its functions in the service, inputs sent
 FUNCTIONS = "functions"  # the deployed functions merged in, buckets, event sources
 SCHEDULES = "schedules"  # the schedule rules' first reading and firing thread
 

@@ -155,6 +155,45 @@ def _patch_send_attributes() -> None:
     queue.attributes = property(attributes, doc=every.__doc__)
 
 
+def share_loaded_data() -> None:
+    """Every boto3 session moto makes (at import, EC2 alone makes three, to list its regions)
+    loads botocore's data again for itself: EC2's service model is megabytes of JSON, so
+    loading moto's CloudFormation (which imports EC2) took a second or more longer than needed.
+    The data is the same for every session of one process, so all loaders now share what they
+    load (keyed as each loader's own cache is, plus its search paths): the same objects one
+    loader hands out again to its own callers, who only read them."""
+    try:
+        import functools
+        import threading
+
+        from botocore import loaders
+    except ImportError:
+        return
+    loader: Any = getattr(loaders, "Loader", None)
+    names = ("list_available_services", "load_service_model", "load_data_with_path")
+    if loader is None or not all(callable(getattr(loader, n, None)) for n in names):
+        return
+    lock = threading.Lock()
+
+    def shared(original: Any) -> Any:
+        found: dict[tuple[Any, ...], Any] = {}
+
+        @functools.wraps(original)
+        def load(self: Any, *args: Any, **kwargs: Any) -> Any:
+            key = (tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+            with lock:
+                if key in found:
+                    return found[key]
+            value = original(self, *args, **kwargs)
+            with lock:
+                return found.setdefault(key, value)
+
+        return load
+
+    for name in names:
+        setattr(loader, name, shared(getattr(loader, name)))
+
+
 WARM_UP_ARG = "--warm-up"
 # The services a local run calls, in the order of their first call: the deployer's IAM user, its
 # role sessions, the stacks (whose resources are SQS, IAM, Lambda, SSM, EventBridge), the checks.
@@ -194,6 +233,7 @@ def _warm_up(services: tuple[str, ...] = WARM_UP) -> None:
 
 
 if __name__ == "__main__":
+    share_loaded_data()
     importlib.import_module("moto_iam").patch()
     _patch_retention_check()
     _patch_send_attributes()
