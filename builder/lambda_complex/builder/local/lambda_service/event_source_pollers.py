@@ -374,4 +374,8 @@ class EventSources:
                          for i, m in enumerate(chunk)],
             )
             deleted += len(answer.get("Successful", []))
+            for failed in answer.get("Failed", []):  # the message comes back: say why
+                log.warning("event source mapping %s: deleting a handled message failed (%s): "
+                            "it is received again", runner.mapping.uuid,
+                            failed.get("Code", "unknown"))
         return deleted
