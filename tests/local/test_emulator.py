@@ -223,6 +223,26 @@ RACE_CHECK = textwrap.dedent("""
     for t in threads: t.join()
     print(len(got))
 """)
+DELETE_RACE_CHECK = textwrap.dedent("""
+    import runpy, sys, threading, time
+    from moto.sqs import models
+    runpy.run_path(sys.argv[1])["_serialize_receives"]()
+    backend = models.sqs_backends["123456789012"]["eu-west-1"]
+    queue = backend.create_queue("q")
+    for body in ("a", "b", "c"):
+        backend.send_message("q", body)
+    handles = {m.body: m.receipt_handle for m in backend.receive_message("q", 10, 0, 30)}
+    had = models.Message.had_receipt_handle
+    def slow_had(self, handle):  # widen the window between a delete's copy and its write-back
+        time.sleep(0.05)
+        return had(self, handle)
+    models.Message.had_receipt_handle = slow_had
+    threads = [threading.Thread(target=backend.delete_message, args=("q", handles[b]))
+               for b in ("a", "b")]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    print(sorted(m.body for m in queue._messages))
+""")
 LONG_POLL_CHECK = textwrap.dedent("""
     import runpy, sys, threading, time
     from moto.sqs import models
@@ -238,6 +258,12 @@ LONG_POLL_CHECK = textwrap.dedent("""
 
 def test_concurrent_receives_never_take_one_message_twice() -> None:
     assert run_in_emulator_python(RACE_CHECK) == ["1"]
+
+
+def test_concurrent_deletes_never_put_back_what_the_other_deleted() -> None:
+    """Without the lock one delete's write-back restored the other's message, which came back
+    when its visibility timeout ran out and was handled twice."""
+    assert run_in_emulator_python(DELETE_RACE_CHECK) == ["['c']"]
 
 
 # Returning before the 5 s wait ends is the claim: serialized receives must not hold a long poll.

@@ -27,6 +27,7 @@ order it first calls them, in a thread from the start, so the first deploy's req
 ready; without it (tests that use one or two services) nothing more is loaded than they ask for.
 """
 
+import functools
 import importlib
 import inspect
 import sys
@@ -52,11 +53,26 @@ def _patch_retention_check() -> None:
     backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
+def _under(lock: Any, method: Any) -> Any:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return locked
+
+
 def _serialize_receives() -> None:
     """moto checks a message's visibility and marks it received without a lock, so two
     concurrent receives could both take one message (a duplicate delivery real SQS practically
     never makes; with a redrive both could also move it to the DLQ, and one failed). Each scan
-    now runs under one lock; a long poll waits for new messages outside it, as before."""
+    now runs under one lock; a long poll waits for new messages outside it, as before.
+
+    A delete rebuilds the queue's message list from a copy and assigns it back, so two
+    concurrent deletes (or a delete during a scan) could put back what the other one deleted:
+    the message returned when its visibility timeout ran out and was handled again; a message
+    added meanwhile could be dropped the same way. Deletes and adds take the same lock
+    (re-entrant: a receive's redrive adds to the dead-letter queue)."""
     try:
         import threading
 
@@ -70,7 +86,12 @@ def _serialize_receives() -> None:
         "queue_name", "count", "wait_seconds_timeout", "visibility_timeout"
     ]:
         return
-    lock = threading.Lock()
+    lock = threading.RLock()
+    queue: Any = getattr(models, "Queue", None)
+    for name in ("delete_message", "add_message"):
+        method = getattr(queue, name, None)
+        if method is not None:
+            setattr(queue, name, _under(lock, method))
 
     def receive_message(
         self: Any,
@@ -163,7 +184,6 @@ def share_loaded_data() -> None:
     load (keyed as each loader's own cache is, plus its search paths): the same objects one
     loader hands out again to its own callers, who only read them."""
     try:
-        import functools
         import threading
 
         from botocore import loaders
