@@ -222,8 +222,7 @@ def run_generation(
     if not idle:
         remaining = context.get_remaining_time_in_millis() / 1000 - END_MARGIN_S
         wait = chains.sleep_before_next(started, clock(), coordinator.min_interval, remaining)
-        started_entries = any(n in counts for n in entry_components(config))
-        watched = _wait_watching(config, chain, wait, sleep, paused, started_entries)
+        watched = _wait_watching(config, chain, wait, sleep, paused, counts)
         if watched:
             summary["entry_watch"] = watched
     current = chains.Heartbeat.parse(read_parameters([chain_name]).get(chain_name))
@@ -260,16 +259,18 @@ def _seed_pools(config: RuntimeConfig) -> None:
 
 def _wait_watching(
     config: RuntimeConfig, chain: int, wait_s: float, sleep: Callable[[float], None], paused: bool,
-    arriving: bool,
+    planned: Mapping[str, int],
 ) -> dict[str, int]:
     """Sleep out the wait between generations; meanwhile chain 0 looks at the entry queues every
     `entry_watch` seconds, and sooner after a start (`watch_step`), one GetQueueAttributes each,
     and starts what finds backlog and a free slot, so an input from outside waits about
     entry_watch / 2 instead of min_interval / 2. The exact lease pool keeps these starts within
-    the limit, as the generation's own. Returns the invocations started, per component."""
+    the limit, as the generation's own (`planned`: its starts, of which an entry component's
+    count as a start for `watch_step`). Returns the invocations started, per component."""
     entries = entry_components(config) if chain == 0 and not paused else []
     interval = config.coordinator.entry_watch if entries else 0
     started: dict[str, int] = {}
+    arriving = any(name in planned for name in entries)
     left = wait_s
     while left > 0:
         step, look = watch_step(left, interval, arriving)

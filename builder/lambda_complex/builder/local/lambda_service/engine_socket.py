@@ -58,17 +58,30 @@ class Engine:
         self.path = path or socket_path()
         self.timeout = timeout
 
-    def _open(self, method: str, url: str, body: Any = None,
-              timeout: float | None = None) -> http.client.HTTPResponse:
+    def _send(self, method: str, url: str, body: Any = None,
+              timeout: float | None = None) -> _UnixConnection:
+        """A new connection with the request sent on it (the answer not read yet)."""
         connection = _UnixConnection(self.path, timeout)
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
             connection.request(method, API + url, body=data, headers=headers)
+        except OSError as e:
+            connection.close()
+            raise self._unreachable(e) from None
+        return connection
+
+    def _unreachable(self, error: OSError) -> EngineError:
+        return EngineError(f"no Docker engine answers on {self.path} ({error})")
+
+    def _open(self, method: str, url: str, body: Any = None,
+              timeout: float | None = None) -> http.client.HTTPResponse:
+        connection = self._send(method, url, body, timeout)
+        try:
             response = connection.getresponse()
         except OSError as e:
             connection.close()
-            raise EngineError(f"no Docker engine answers on {self.path} ({e})") from None
+            raise self._unreachable(e) from None
         if response.status >= 400:
             text = response.read().decode("utf-8", "replace")
             connection.close()
@@ -108,13 +121,7 @@ class Engine:
         if await_answer:
             self._call("DELETE", f"/containers/{ident}?force=1")
             return
-        connection = _UnixConnection(self.path, self.timeout)
-        try:
-            connection.request("DELETE", f"{API}/containers/{ident}?force=1")
-        except OSError as e:
-            raise EngineError(f"no Docker engine answers on {self.path} ({e})") from None
-        finally:
-            connection.close()
+        self._send("DELETE", f"/containers/{ident}?force=1", timeout=self.timeout).close()
 
     def logs(self, ident: str) -> Iterator[bytes]:
         """The container's stdout and stderr, from its start, following until it exits."""
