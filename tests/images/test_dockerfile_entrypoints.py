@@ -22,17 +22,20 @@ def test_every_entry_point_is_a_handler_of_the_runtime() -> None:
 
 def test_images_set_the_cmd_each_function_spec_expects() -> None:
     """The templates override the CMD only where a function runs another handler than its
-    image's CMD (the invoker); that CMD is what the Dockerfiles set."""
+    image's CMD (the invoker); that CMD is the last the image's Dockerfiles set, the runtime
+    base's then its own."""
     app = load.load(ROOT / "lambda-complex.yaml")
     images = Images({name: "x" for name in app.component_names}, "y")
-    cmds = {
-        "coordinator": dockerfile.coordinator("RUNTIME", "c.json", "coordinator"),
-        **{name: dockerfile.component("D", "R", True, "c.json", name)
+    runtime = dockerfile.runtime_base(dockerfile.read_dockerfile_base())
+    chains = {
+        "coordinator": runtime + dockerfile.coordinator("RUNTIME", "c.json", "coordinator"),
+        **{name: runtime + dockerfile.component("D", "R", True, "c.json", name)
            for name in app.component_names},
     }
     specs = function_specs.function_specs(app, images)
     for spec in specs:
-        assert f'CMD ["{spec.image_cmd}"]' in cmds[spec.image_name].splitlines()
+        cmds = [line for line in chains[spec.image_name].splitlines() if line.startswith("CMD")]
+        assert cmds[-1] == f'CMD ["{spec.image_cmd}"]', spec.image_name
     handlers = {spec.key: (spec.handler, spec.command) for spec in specs}
     assert handlers["invoker"] == (entrypoints.INVOKER_HANDLER, (entrypoints.INVOKER_HANDLER,))
     assert handlers["coordinator"] == (entrypoints.COORDINATOR_HANDLER, ())

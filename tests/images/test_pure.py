@@ -104,6 +104,12 @@ def test_dockerfile_base_pins_the_lambda_base_by_digest() -> None:
     assert "COPY lambda_complex/ ${LAMBDA_TASK_ROOT}/lambda_complex/" in text
 
 
+def test_runtime_base_runs_the_wrapper_for_every_component_image() -> None:
+    text = dockerfile.runtime_base(dockerfile.read_dockerfile_base())
+    assert text.startswith(dockerfile.read_dockerfile_base().rstrip())
+    assert text.splitlines()[-1] == 'CMD ["lambda_complex.runtime.wrapper.handler"]'
+
+
 def test_component_dockerfile_copies_the_dependencies_then_the_code_last() -> None:
     text = dockerfile.component("DEPS", "RUNTIME", True, "lambda_complex_config.json", "render",
                                 ("render.py", "templates"))
@@ -111,15 +117,15 @@ def test_component_dockerfile_copies_the_dependencies_then_the_code_last() -> No
     steps = [line for line in lines if not line.startswith("#")]
     assert steps[0] == "FROM RUNTIME" and "FROM DEPS" not in text  # one stage: no extra FROM
     assert "COPY --from=DEPS /opt/lcbuild/deps/ ${LAMBDA_TASK_ROOT}/" in lines
-    assert 'CMD ["lambda_complex.runtime.wrapper.handler"]' in lines
     assert "LABEL org.lambda-complex.image=render" in lines
+    assert not any(line.startswith("CMD") for line in lines)  # the runtime base's
     # the code and config, then their bytecode, are the last layers: a handler edit leaves
     # every layer before them cached
     assert steps[-2:] == [
         "COPY task/ lambda_complex_config.json ${LAMBDA_TASK_ROOT}/",
         "RUN python3 -m compileall -q ${LAMBDA_TASK_ROOT}/render.py ${LAMBDA_TASK_ROOT}/templates"]
-    # five steps in all, and the final image never sees a CA nor an ENV of the build
-    assert len(steps) == 6
+    # four steps after FROM, and the final image never sees a CA nor an ENV of the build
+    assert len(steps) == 5
     assert not any(line.startswith("ENV") or "ca" in line.split() for line in steps)
     without = dockerfile.component("DEPS", "RUNTIME", False, "lambda_complex_config.json", "x",
                                    ("x.py",))

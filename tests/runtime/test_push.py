@@ -20,9 +20,9 @@ def handler(event, context):
 """
 
 
-def _setup(rt: Runtime, b_limit: int = 2, b_dispatch: str = "push") -> None:
+def _setup(rt: Runtime, b_limit: int = 2, b_dispatch: str = "push", a_batch: int = 10) -> None:
     module = rt.handler_module(HANDLER)
-    a = mc("a", Routing(components=("b",)), handler=f"{module}.handler", batch_size=10)
+    a = mc("a", Routing(components=("b",)), handler=f"{module}.handler", batch_size=a_batch)
     b = mc("b", handler=f"{module}.handler", max_concurrency=b_limit, dispatch=b_dispatch)
     rt.use_config(config("a", a, b))
     rt.create_queues(a)
@@ -60,6 +60,24 @@ def test_no_start_beyond_the_limit(rt: Runtime, lambda_stub: LambdaStub) -> None
     assert _pushes(lambda_stub) == [] and inflight.count(APP, "b") == 1
 
 
+def test_a_sender_that_found_every_slot_busy_does_not_try_again_at_each_batch(
+    rt: Runtime, lambda_stub: LambdaStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(rt, b_limit=1, a_batch=1)  # one message per batch: three settle steps feed b
+    inflight.take(APP, "b", 1, 30, limit=1)  # b's one slot is busy: its invocation takes them
+    tries: list[str] = []
+    take_free = inflight.take_free
+
+    def counted(app: str, component: str, timeout: int) -> str | None:
+        tries.append(component)
+        return take_free(app, component, timeout)
+
+    monkeypatch.setattr(inflight, "take_free", counted)
+    assert _run_a(rt)["succeeded"] == 3
+    assert tries == ["b"]  # one lease receive, not one per batch
+    assert _pushes(lambda_stub) == []
+
+
 def test_no_start_while_dispatch_is_stopped(rt: Runtime, lambda_stub: LambdaStub) -> None:
     _setup(rt)
     inflight.take(APP, "b", 1, 30, limit=2)
@@ -92,10 +110,10 @@ def test_a_failed_start_hands_its_lease_back(
     assert inflight.count(APP, "b") == 1  # the push's lease is free again
 
 
-def test_targets_are_each_fed_push_component_once_unless_started_just_now() -> None:
+def test_targets_are_each_fed_push_component_once_unless_tried_just_now() -> None:
     b = mc("b")
     c = mc("c", dispatch=COORDINATOR)
     cfg = config("a", mc("a", Routing(components=("b", "c"))), b, c)
     assert push.targets(["b", "c", "b"], cfg) == ["b"]  # c: the coordinator alone starts it
-    assert push.targets(["b"], cfg, recent=["b"]) == []  # started by this invocation just now
+    assert push.targets(["b"], cfg, recent=["b"]) == []  # tried by this invocation just now
     assert push.targets(["unknown"], cfg) == []

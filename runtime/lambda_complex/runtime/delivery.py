@@ -193,7 +193,7 @@ def deliver(
         if sent:
             fed.append(target)
     if push_targets:
-        push.start(config, push.targets(fed, config, push.recently_pushed(time.monotonic())))
+        push.start(config, push.targets(fed, config, push.recently_tried(time.monotonic())))
     return failed
 
 

@@ -4,9 +4,10 @@ images and the coordinator image. Rendering is pure text; hashing covers the ren
 Layer order follows change frequency: base and runtime (rarely), build tools (per set of system
 packages), dependencies (per requirements file), then code and compiled config (often; per
 definition). Every step costs a container commit with the classic builder, whatever it does, so
-steps that change with the same inputs are one step. The critical path of a cold build is the
-longer of the runtime base (2 steps) and the dependency stage (3-4, grown from the base image
-at the same time), then the component (4-5).
+steps that change with the same inputs are one step, and what every component image sets alike
+(the wrapper as its command) is set once, in the runtime base. The critical path of a cold build
+is the longer of the runtime base (3 steps) and the dependency stage (3-4, grown from the base
+image at the same time), then the component (3-4).
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def default_base_image(dockerfile_base: str) -> str:
     if match is None:
         raise ValueError("Dockerfile.base has no `ARG BASE_IMAGE=<image>` line")
     return match.group(1)
+
+
+def runtime_base(dockerfile_base: str) -> str:
+    """The runtime base's Dockerfile: `Dockerfile.base` with the wrapper as the command, which
+    every component image inherits (a step fewer in each); the coordinator image sets its
+    own."""
+    return f'{dockerfile_base.rstrip()}\nCMD ["{WRAPPER_HANDLER}"]\n'
 
 
 def _ca_env() -> str:
@@ -123,7 +131,8 @@ def _label(name: str) -> str:
 def component(deps_image: str, runtime_image: str, has_requirements: bool,
               config_file: str, name: str, code_names: tuple[str, ...] = ()) -> str:
     """A component image, in as few steps as the layer order allows: the installed files of the
-    dependency stage (no compiler, no CA: only DEPS_DIR is copied), the command and label, then
+    dependency stage (no compiler, no CA: only DEPS_DIR is copied), the label (the command is
+    the runtime base's), then
     the code (`task/`) with the config in one step (both small), byte-compiled in place (a
     syntax error fails the build; Lambda's file system is read-only, so a cold start could not
     cache bytecode). The code comes last, so a handler edit rebuilds two small layers and every
@@ -137,7 +146,6 @@ def component(deps_image: str, runtime_image: str, has_requirements: bool,
     if has_requirements:
         lines.append(f"COPY --from={deps_image} {DEPS_DIR}/ {TASK_ROOT}/")
     lines += [
-        f'CMD ["{WRAPPER_HANDLER}"]',
         _label(name),
         f"COPY {TASK_DIR}/ {config_file} {TASK_ROOT}/",
         f"RUN python3 -m compileall -q {compiled}",

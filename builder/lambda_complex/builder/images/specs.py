@@ -116,12 +116,12 @@ class SpecBuilder:
         self.app = app
         self.base_ref = base_ref
         self.base_id = base_id
-        self.dockerfile_base = dockerfile_base
+        self.runtime_dockerfile = dockerfile.runtime_base(dockerfile_base)
         self.ca = ca
         self.registry_repo = registry_repo
         self.runtime_files = runtime_entries()
         self.runtime_input = context.digest_text(
-            dockerfile_base, context.digest(self.runtime_files))
+            self.runtime_dockerfile, context.digest(self.runtime_files))
         self._runtimes: dict[str, Stage] = {}
 
     def runtime(self, platform: str) -> Stage:
@@ -129,7 +129,7 @@ class SpecBuilder:
             key = context.digest_text(self.base_id, self.runtime_input, platform)
             self._runtimes[platform] = Stage(
                 tag=f"{LOCAL_PREFIX}/runtime:{key[:_HASH_LEN]}", platform=platform,
-                entries=(Entry("Dockerfile", self.dockerfile_base.encode()),
+                entries=(Entry("Dockerfile", self.runtime_dockerfile.encode()),
                          *self.runtime_files),
                 buildargs=(("BASE_IMAGE", self.base_ref),),
             )
