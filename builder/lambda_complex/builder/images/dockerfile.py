@@ -132,12 +132,11 @@ def component(deps_image: str, runtime_image: str, has_requirements: bool,
               config_file: str, name: str, code_names: tuple[str, ...] = ()) -> str:
     """A component image, in as few steps as the layer order allows: the installed files of the
     dependency stage (no compiler, no CA: only DEPS_DIR is copied), the label (the command is
-    the runtime base's), then
-    the code (`task/`) with the config in one step (both small), byte-compiled in place (a
-    syntax error fails the build; Lambda's file system is read-only, so a cold start could not
-    cache bytecode). The code comes last, so a handler edit rebuilds two small layers and every
-    step before it is cached. `code_names`: the code's top-level files and folders (compiled;
-    nothing else is)."""
+    the runtime base's), then the code (`task/`) with the config in one step (both small),
+    byte-compiled in place (a syntax error fails the build; Lambda's file system is read-only,
+    so a cold start could not cache bytecode). The code comes last, so a handler edit rebuilds
+    two small layers and every step before it is cached. `code_names`: the code's top-level
+    files and folders (compiled; nothing else is)."""
     compiled = " ".join(f"{TASK_ROOT}/{shlex.quote(n)}" for n in code_names) or TASK_ROOT
     lines = [
         "# Rendered by lcbuild: a component image.",
