@@ -4,18 +4,13 @@ with an application deployed, refreshed, then stopped by Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import select
 import signal
-import struct
 import subprocess
 import sys
-import termios
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -30,8 +25,8 @@ from lambda_complex.builder.local.run import live_table, live_view
 from lambda_complex.builder.local.run.live_table import Cell, Column
 from lambda_complex.runtime import names, protocol
 from tests.stacks.conftest import fake_images
+from tests.terminal import CLEAR, HIDE, SHOW, frames, open_terminal, read_until, start_on
 
-HIDE, SHOW, CLEAR = live_table.HIDE_CURSOR, live_table.SHOW_CURSOR, live_table.CLEAR_BELOW
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 ROWS = [live_view.LiveRow("ingest", 0, 1, 2, 3, 0, 0, None),
@@ -125,31 +120,9 @@ def test_status_table_shows_every_field_of_a_component() -> None:
 
 
 # The screen, on a real pseudo terminal.
-def _terminal(columns: int) -> tuple[int, int]:
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    return master, slave
-
-
-def _read_all(fd: int, until: Callable[[str], bool], timeout: float) -> str:
-    got = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not until(got.decode(errors="replace")):
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # the other side closed
-                break
-            if not chunk:
-                break
-            got += chunk
-    return got.decode(errors="replace")
-
-
 def test_screen_redraws_in_place_and_prints_what_others_write_above(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    master, slave = _terminal(60)
+    master, slave = open_terminal(60)
     stream = os.fdopen(slave, "w", encoding="utf-8")
     monkeypatch.setattr(sys, "stderr", stream)
     try:
@@ -160,7 +133,7 @@ def test_screen_redraws_in_place_and_prints_what_others_write_above(
         screen.draw(["three"])
         screen.close()
         assert sys.stderr is stream
-        out = _read_all(master, lambda text: SHOW in text, 5)
+        out = read_until(master, lambda text: SHOW in text, 5)
     finally:
         stream.close()
         os.close(master)
@@ -191,53 +164,39 @@ def _send(queue: str, count: int) -> None:
         sqs.send_message(QueueUrl=url, MessageBody=f'{{"n": {i}}}')
 
 
-def _frames(out: str) -> list[str]:
-    """The blocks drawn, each as the text after its erase."""
-    return [part.split(HIDE)[-1] for part in out.split(CLEAR)[1:]]
-
-
 @pytest.mark.emulator
 def test_status_watch_redraws_the_table_until_ctrl_c(deployed: api.App) -> None:
     app = deployed
     _send(names.queue_name(app.name, "hello"), 3)
     _send(names.dead_letter_queue_name(app.name, "hello"), 1)
-    master, slave = _terminal(100)
+    master, slave = open_terminal(100)
     env = {**os.environ, "TERM": "xterm", "NO_COLOR": "1"}
-    # A terminal's Ctrl-C reaches the command; a SIGINT this process ignores (as a background
-    # job does) would be ignored by the child too, so the child starts with it as on a terminal.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lambda_complex.builder.cli", "status", "--watch",
-             "--interval", "0.3", "--app", str(app.source)],
-            stdin=slave, stdout=slave, stderr=slave, env=env)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        os.close(slave)
+    proc = start_on(slave, [sys.executable, "-m", "lambda_complex.builder.cli", "status",
+                            "--watch", "--interval", "0.3", "--app", str(app.source)], env)
     try:
         def hello(frame: str) -> list[str]:
             return next((x.split() for x in frame.splitlines() if x.startswith("hello")), [])
 
-        first = _read_all(master, lambda text: any(hello(f)[2:3] == ["3"]
-                                                   for f in _frames(text)), 60)
-        assert hello(_frames(first)[-1])[:6] == ["hello", "event_from_message", "3", "0/2",
+        first = read_until(master, lambda text: any(hello(f)[2:3] == ["3"]
+                                                   for f in frames(text)), 60)
+        assert hello(frames(first)[-1])[:6] == ["hello", "event_from_message", "3", "0/2",
                                                   "1", "push"], first
         _send(names.queue_name(app.name, "hello"), 2)  # the next refresh shows them
-        later = _read_all(master, lambda text: any(hello(f)[2:3] == ["5"]
-                                                   for f in _frames(text)), 30)
-        assert any(hello(f)[2:3] == ["5"] for f in _frames(later)), later
+        later = read_until(master, lambda text: any(hello(f)[2:3] == ["5"]
+                                                   for f in frames(text)), 30)
+        assert any(hello(f)[2:3] == ["5"] for f in frames(later)), later
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-        rest = _read_all(master, lambda text: SHOW in text, 5)
+        rest = read_until(master, lambda text: SHOW in text, 5)
     finally:
         if proc.poll() is None:
             proc.kill()
         os.close(master)
     out = first + later + rest
     assert out.startswith(HIDE) and out.rstrip().endswith(SHOW), out[-500:]
-    block = len(_frames(first)[-1].splitlines())  # header lines, titles, one row
+    block = len(frames(first)[-1].splitlines())  # header lines, titles, one row
     assert block == 5 and f"\r\x1b[{block}A{CLEAR}" in later  # redrawn in place
-    assert "watched: running" in _frames(later)[-1]
+    assert "watched: running" in frames(later)[-1]
     assert "Traceback" not in out and not SGR.search(out)  # NO_COLOR: not one colour code
 
     # No terminal (a pipe, a CI log), --json: one JSON object a line at each refresh.

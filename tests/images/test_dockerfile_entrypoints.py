@@ -28,8 +28,8 @@ def test_images_set_the_cmd_each_function_spec_expects() -> None:
     images = Images({name: "x" for name in app.component_names}, "y")
     runtime = dockerfile.runtime_base(dockerfile.read_dockerfile_base())
     chains = {
-        "coordinator": runtime + dockerfile.coordinator("RUNTIME", "c.json", "coordinator"),
-        **{name: runtime + dockerfile.component("D", "R", True, "c.json", name)
+        "coordinator": runtime + dockerfile.coordinator("RUNTIME", "c.json"),
+        **{name: runtime + dockerfile.component("D", "R", True, "c.json")
            for name in app.component_names},
     }
     specs = function_specs.function_specs(app, images)

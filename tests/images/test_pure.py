@@ -111,23 +111,22 @@ def test_runtime_base_runs_the_wrapper_for_every_component_image() -> None:
 
 
 def test_component_dockerfile_copies_the_dependencies_then_the_code_last() -> None:
-    text = dockerfile.component("DEPS", "RUNTIME", True, "lambda_complex_config.json", "render",
+    text = dockerfile.component("DEPS", "RUNTIME", True, "lambda_complex_config.json",
                                 ("render.py", "templates"))
     lines = text.splitlines()
     steps = [line for line in lines if not line.startswith("#")]
     assert steps[0] == "FROM RUNTIME" and "FROM DEPS" not in text  # one stage: no extra FROM
     assert "COPY --from=DEPS /opt/lcbuild/deps/ ${LAMBDA_TASK_ROOT}/" in lines
-    assert "LABEL org.lambda-complex.image=render" in lines
-    assert not any(line.startswith("CMD") for line in lines)  # the runtime base's
+    assert not any(line.startswith(("CMD", "LABEL")) for line in lines)  # CMD: the runtime base's
     # the code and config, then their bytecode, are the last layers: a handler edit leaves
     # every layer before them cached
     assert steps[-2:] == [
         "COPY task/ lambda_complex_config.json ${LAMBDA_TASK_ROOT}/",
         "RUN python3 -m compileall -q ${LAMBDA_TASK_ROOT}/render.py ${LAMBDA_TASK_ROOT}/templates"]
-    # four steps after FROM, and the final image never sees a CA nor an ENV of the build
-    assert len(steps) == 5
+    # three steps after FROM, and the final image never sees a CA nor an ENV of the build
+    assert len(steps) == 4
     assert not any(line.startswith("ENV") or "ca" in line.split() for line in steps)
-    without = dockerfile.component("DEPS", "RUNTIME", False, "lambda_complex_config.json", "x",
+    without = dockerfile.component("DEPS", "RUNTIME", False, "lambda_complex_config.json",
                                    ("x.py",))
     assert "/opt/lcbuild/deps/" not in without and "DEPS" not in without
 
@@ -148,10 +147,41 @@ def test_dependency_stage_installs_build_tools_then_requirements() -> None:
     assert not dockerfile.needs_dependency_stage(False)
 
 
+def test_on_a_base_with_its_build_tools_the_dependency_stage_is_two_steps_shorter() -> None:
+    full = dockerfile.dependencies("BASE", (), True, has_ca=False)
+    lean = dockerfile.lean_dependencies("BASE", True, has_ca=True)
+    steps = [line for line in lean.splitlines() if not line.startswith("#")]
+    assert [line.split()[0] for line in steps] == ["FROM", "COPY", "RUN"]
+    assert steps[1] == "COPY stage/ /opt/lcbuild/"  # requirements/ and ca/ in one step
+    # the same CA bundle and the same pip command as the full stage, with no tools step
+    pip = next(line for line in full.splitlines() if "pip install" in line)
+    assert steps[2].endswith(pip.removeprefix("RUN ")) and "export PIP_CERT=" in steps[2]
+    assert "apt-get" not in lean and "dnf" not in lean
+    plain = dockerfile.lean_dependencies("BASE", False, has_ca=False)
+    assert plain.splitlines()[-1] == "RUN mkdir -p /opt/lcbuild/deps"
+    # the tools step would do nothing only on an apt-get base that has gcc
+    g, apt, dnf, micro = dockerfile.GCC, dockerfile.APT_GET, dockerfile.DNF, dockerfile.MICRODNF
+    assert dockerfile.has_build_tools(frozenset({g, apt}))
+    for present in ({apt}, {g}, {g, apt, dnf}, {g, apt, micro}, {g, micro}, set()):
+        assert not dockerfile.has_build_tools(frozenset(present)), present
+
+
+def test_a_dependency_stage_without_system_packages_has_a_lean_context(tmp_path: Path) -> None:
+    b = builder_for(copy_app(tmp_path / "app"))
+    (render,) = [b.component(c) for c in b.app.components if c.name == "render"]
+    assert render.deps is not None and render.deps.lean is not None
+    lean = {e.name: e.data for e in render.deps.lean.entries}
+    full = {e.name: e.data for e in render.deps.entries}
+    assert lean.pop("Dockerfile").startswith(b"# Rendered by lcbuild: the dependency stage on a")
+    full.pop("Dockerfile")
+    assert lean == {f"stage/{name}": data for name, data in full.items()}  # the same files
+    assert render.deps.lean.base == b.base_ref
+
+
 def test_coordinator_dockerfile() -> None:
-    text = dockerfile.coordinator("RUNTIME", "lambda_complex_config.json", "coordinator")
+    text = dockerfile.coordinator("RUNTIME", "lambda_complex_config.json")
     assert 'CMD ["lambda_complex.runtime.coordinator.handler"]' in text
-    assert "LABEL org.lambda-complex.image=coordinator" in text
+    assert "LABEL" not in text
 
 
 # --- plan ---------------------------------------------------------------------------------
@@ -226,7 +256,7 @@ def test_example_specs_share_one_dependency_set_for_the_plain_components(
     assert staged == {"render"}
 
 
-def test_builds_start_with_the_longest_path_and_use_more_workers_than_cores(
+def test_builds_start_with_the_longest_path_and_use_a_worker_per_core(
         tmp_path: Path) -> None:
     b = builder_for(copy_app(tmp_path / "app"))
     jobs = {c.name: b.component(c) for c in b.app.components}
@@ -234,7 +264,7 @@ def test_builds_start_with_the_longest_path_and_use_more_workers_than_cores(
     made = plan.make_plan([j.spec for j in jobs.values()], {}, {}, push=False)
     order = [made.images[i].name for i in pipeline.longest_first(made.images, jobs)]
     assert order == ["render", "ingest", "search-index", "toc", "publish", "coordinator"]
-    assert [pipeline.default_jobs(n) for n in (1, 2, 8)] == [3, 4, 10]
+    assert [pipeline.default_jobs(n) for n in (1, 2, 8)] == [2, 2, 8]
 
 
 def test_editing_one_handler_changes_only_that_component(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from lambda_complex.builder.cli.common import app_option, report_user_errors
 @click.option("--registry", metavar="R",
               help="'ecr' or a registry host[:port][/prefix] (default: deployment.registry).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
-              help="Images built in parallel (default: the number of CPUs plus two).")
+              help="Images built in parallel (default: the number of CPUs, at least 2).")
 @click.option("--dry-run", is_flag=True, help="Print the plan (build/push/skip and why); "
               "change nothing.")
 @click.option("--base-image", envvar=api.BASE_IMAGE_ENV, metavar="IMAGE",

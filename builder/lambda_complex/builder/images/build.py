@@ -96,6 +96,25 @@ class Engine:
         info = self.inspect(ref)
         return None if info is None else str(info["Id"])
 
+    def paths_present(self, image: str, paths: tuple[str, ...]) -> frozenset[str]:
+        """Which of `paths` exist in `image`'s file system, read from a container that is created
+        and removed but never started (nothing of the image runs)."""
+        container = str(self.api.create_container(image, command=["true"],
+                                                  network_disabled=True)["Id"])
+        present = set()
+        try:
+            for path in paths:
+                try:
+                    stream, _ = self.api.get_archive(container, path)
+                except docker.errors.NotFound:
+                    continue
+                for _ in stream:  # read to the end, so that the connection is free again
+                    pass
+                present.add(path)
+        finally:
+            self.api.remove_container(container, force=True)
+        return frozenset(present)
+
     def build(self, context_tar: bytes, tag: str, platform: str,
               labels: dict[str, str] | None = None, buildargs: dict[str, str] | None = None,
               on_step: StepCallback | None = None) -> BuildOutput:

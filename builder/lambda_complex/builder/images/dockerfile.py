@@ -4,10 +4,11 @@ images and the coordinator image. Rendering is pure text; hashing covers the ren
 Layer order follows change frequency: base and runtime (rarely), build tools (per set of system
 packages), dependencies (per requirements file), then code and compiled config (often; per
 definition). Every step costs a container commit with the classic builder, whatever it does, so
-steps that change with the same inputs are one step, and what every component image sets alike
-(the wrapper as its command) is set once, in the runtime base. The critical path of a cold build
-is the longer of the runtime base (3 steps) and the dependency stage (3-4, grown from the base
-image at the same time), then the component (3-4).
+steps that change with the same inputs are one step, a step that would do nothing is left out
+(the build tools on a base that has them), and what every component image sets alike (the
+wrapper as its command) is set once, in the runtime base. The critical path of a cold build is
+the longer of the runtime base (3 steps) and the dependency stage (2-4, grown from the base
+image at the same time), then the component (2-3).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from lambda_complex.runtime.entrypoints import COORDINATOR_HANDLER, WRAPPER_HAND
 TASK_ROOT = "${LAMBDA_TASK_ROOT}"
 
 # Paths used inside build stages only (never in a final image).
-CA_DIR = "/opt/lcbuild/ca"
-CA_BUNDLE = "/opt/lcbuild/ca-bundle.pem"
-REQUIREMENTS_DIR = "/opt/lcbuild/requirements"
-DEPS_DIR = "/opt/lcbuild/deps"
+STAGE_ROOT = "/opt/lcbuild"
+CA_DIR = f"{STAGE_ROOT}/ca"
+CA_BUNDLE = f"{STAGE_ROOT}/ca-bundle.pem"
+REQUIREMENTS_DIR = f"{STAGE_ROOT}/requirements"
+DEPS_DIR = f"{STAGE_ROOT}/deps"
 BASE_IMAGE_ENV = "LCBUILD_BASE_IMAGE"  # overrides Dockerfile.base's pinned BASE_IMAGE
 TASK_DIR = "task"  # in a component's build context: its code (copied with the config)
-IMAGE_LABEL = "org.lambda-complex.image"  # which image of the application this is
+STAGE_DIR = "stage"  # in a lean dependency stage's context: requirements/ and ca/, one COPY
 
 # System CA bundles of the bases we know (Amazon Linux, Debian): extra CAs are appended to it so
 # that public hosts stay trusted when a corporate proxy CA is added.
@@ -71,6 +73,20 @@ def _ca_setup() -> str:
             f"break; fi; done; cat {CA_DIR}/*.pem >> {CA_BUNDLE}; export {_ca_env()}; ")
 
 
+# What the build tools step looks for (`command -v`), where a base keeps it: read from the base
+# image before a dependency stage is built, to leave the step out when it would do nothing.
+GCC, APT_GET, DNF, MICRODNF = ("/usr/bin/gcc", "/usr/bin/apt-get", "/usr/bin/dnf",
+                               "/usr/bin/microdnf")
+BUILD_TOOL_PATHS = (GCC, APT_GET, DNF, MICRODNF)
+
+
+def has_build_tools(present: frozenset[str]) -> bool:
+    """Whether the build tools step, without system packages to install, would do nothing on a
+    base with these of BUILD_TOOL_PATHS: an apt-get base (no dnf, no microdnf) that has gcc.
+    On dnf bases the step always installs (gcc-c++ and make come with it)."""
+    return {APT_GET, GCC} <= present and not {DNF, MICRODNF} & present
+
+
 def build_tools_step(build_packages: tuple[str, ...], has_ca: bool = False) -> str:
     """One RUN that installs the compiler (and the component's system packages) with the base's
     package manager: dnf/microdnf on the Amazon Linux Lambda base, apt-get on the Debian
@@ -93,6 +109,13 @@ def build_tools_step(build_packages: tuple[str, ...], has_ca: bool = False) -> s
     )
 
 
+def _pip_install(has_requirements: bool) -> str:
+    if not has_requirements:
+        return f"mkdir -p {DEPS_DIR}"
+    return (f"python3 -m pip install --no-cache-dir --disable-pip-version-check "
+            f"--no-warn-script-location --target {DEPS_DIR} -r {REQUIREMENTS_DIR}/requirements.txt")
+
+
 def dependencies(base_image: str, build_packages: tuple[str, ...], has_requirements: bool,
                  has_ca: bool) -> str:
     """The dependency stage: the base image + build tools + `pip install --target`. Shared by
@@ -107,15 +130,25 @@ def dependencies(base_image: str, build_packages: tuple[str, ...], has_requireme
         *([f"COPY ca/ {CA_DIR}/"] if has_ca else []),
         build_tools_step(build_packages, has_ca),
         f"COPY requirements/ {REQUIREMENTS_DIR}/",
+        f"RUN {ca_env}{_pip_install(has_requirements)}",
     ]
-    if has_requirements:
-        lines.append(
-            f"RUN {ca_env}python3 -m pip install --no-cache-dir --disable-pip-version-check "
-            f"--no-warn-script-location --target {DEPS_DIR} -r {REQUIREMENTS_DIR}/requirements.txt"
-        )
-    else:
-        lines.append(f"RUN mkdir -p {DEPS_DIR}")
     return "\n".join(lines) + "\n"
+
+
+def lean_dependencies(base_image: str, has_requirements: bool, has_ca: bool) -> str:
+    """The dependency stage on a base that has its build tools (`has_build_tools`), with no
+    system packages to install: the same files in two steps fewer. The requirements and the
+    CAs arrive in one COPY (`STAGE_DIR`: requirements/ and ca/ under /opt/lcbuild) and the CA
+    bundle is made in pip's step; there is no tools layer to keep apart, as there are no tools
+    to install."""
+    setup = f"set -e; {_ca_setup()}" if has_ca else ""
+    return "\n".join([
+        "# Rendered by lcbuild: the dependency stage on a base with its build tools (never "
+        "pushed; only its files are copied).",
+        f"FROM {base_image}",
+        f"COPY {STAGE_DIR}/ {STAGE_ROOT}/",
+        f"RUN {setup}{_pip_install(has_requirements)}",
+    ]) + "\n"
 
 
 def needs_dependency_stage(has_requirements: bool) -> bool:
@@ -124,19 +157,16 @@ def needs_dependency_stage(has_requirements: bool) -> bool:
     return has_requirements
 
 
-def _label(name: str) -> str:
-    return f"LABEL {IMAGE_LABEL}={shlex.quote(name)}"
-
-
 def component(deps_image: str, runtime_image: str, has_requirements: bool,
-              config_file: str, name: str, code_names: tuple[str, ...] = ()) -> str:
+              config_file: str, code_names: tuple[str, ...] = ()) -> str:
     """A component image, in as few steps as the layer order allows: the installed files of the
-    dependency stage (no compiler, no CA: only DEPS_DIR is copied), the label (the command is
-    the runtime base's), then the code (`task/`) with the config in one step (both small),
-    byte-compiled in place (a syntax error fails the build; Lambda's file system is read-only,
-    so a cold start could not cache bytecode). The code comes last, so a handler edit rebuilds
-    two small layers and every step before it is cached. `code_names`: the code's top-level
-    files and folders (compiled; nothing else is)."""
+    dependency stage (no compiler, no CA: only DEPS_DIR is copied), then the code (`task/`)
+    with the config in one step (both small), byte-compiled in place (a syntax error fails the
+    build; Lambda's file system is read-only, so a cold start could not cache bytecode). The
+    command is the runtime base's, and no label is set: the repository names the image, and a
+    LABEL would be one more step on the path of every build. The code comes last, so a handler
+    edit rebuilds two small layers and every step before it is cached. `code_names`: the code's
+    top-level files and folders (compiled; nothing else is)."""
     compiled = " ".join(f"{TASK_ROOT}/{shlex.quote(n)}" for n in code_names) or TASK_ROOT
     lines = [
         "# Rendered by lcbuild: a component image.",
@@ -145,19 +175,17 @@ def component(deps_image: str, runtime_image: str, has_requirements: bool,
     if has_requirements:
         lines.append(f"COPY --from={deps_image} {DEPS_DIR}/ {TASK_ROOT}/")
     lines += [
-        _label(name),
         f"COPY {TASK_DIR}/ {config_file} {TASK_ROOT}/",
         f"RUN python3 -m compileall -q {compiled}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def coordinator(runtime_image: str, config_file: str, name: str) -> str:
+def coordinator(runtime_image: str, config_file: str) -> str:
     """The coordinator/invoker image: the runtime and the whole application's config."""
     return "\n".join([
         "# Rendered by lcbuild: the coordinator/invoker image.",
         f"FROM {runtime_image}",
         f"COPY {config_file} {TASK_ROOT}/",
         f'CMD ["{COORDINATOR_HANDLER}"]',
-        _label(name),
     ]) + "\n"

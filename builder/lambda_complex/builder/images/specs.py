@@ -33,6 +33,16 @@ def _sha(text: str | bytes) -> str:
 
 
 @dataclass(frozen=True)
+class Lean:
+    """A dependency stage's other build context, for a base that has its build tools: the same
+    files in fewer steps (dockerfile.lean_dependencies). Which one a build takes is read from
+    `base` when the stage is built; the stage's tag is the same for both."""
+
+    base: str  # the image whose files decide (dockerfile.has_build_tools)
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
 class Stage:
     """An internal image (runtime base or dependency stage): built locally, never pushed."""
 
@@ -40,6 +50,7 @@ class Stage:
     platform: str
     entries: tuple[Entry, ...]  # the whole build context, Dockerfile included
     buildargs: tuple[tuple[str, str], ...] = ()
+    lean: Lean | None = None
 
 
 @dataclass(frozen=True)
@@ -157,13 +168,21 @@ class SpecBuilder:
         build_input = context.digest_text(deps_symbolic)
         deps_key = context.digest_text(self.base_id, platform, dependencies_input, build_input)
         deps_tag = f"{LOCAL_PREFIX}/deps:{deps_key[:_HASH_LEN]}"
+        files = (*requirements, *self.ca,
+                 # An empty requirements/ folder must still exist for its COPY.
+                 *(() if requirements else (Entry("requirements/.keep", b""),)))
+        # Without system packages to install, a base that has the build tools needs no tools
+        # step: the lean context. The tag stays that of the full render (the same files).
+        lean = None if build_packages else Lean(self.base_ref, (
+            Entry("Dockerfile", dockerfile.lean_dependencies(
+                self.base_ref, with_requirements, bool(self.ca)).encode()),
+            *(Entry(f"{dockerfile.STAGE_DIR}/{e.name}", e.data, e.executable) for e in files)))
         deps = Stage(
             tag=deps_tag, platform=platform,
             entries=(Entry("Dockerfile", dockerfile.dependencies(
                 self.base_ref, build_packages, with_requirements, bool(self.ca)).encode()),
-                *requirements, *self.ca,
-                # An empty requirements/ folder must still exist for its COPY.
-                *(() if requirements else (Entry("requirements/.keep", b""),))),
+                *files),
+            lean=lean,
         )
         task = f"{dockerfile.TASK_DIR}/"
         code = context.code_files(folder, prefix=task)
@@ -172,14 +191,13 @@ class SpecBuilder:
         code_names = tuple(sorted({e.name.removeprefix(task).split("/")[0] for e in code}))
         config_json = app_compile.for_component(self.app, c.name).to_json().encode()
         image_dockerfile = dockerfile.component(deps_tag, runtime.tag, with_requirements,
-                                                config.CONFIG_FILE_NAME, c.name, code_names)
+                                                config.CONFIG_FILE_NAME, code_names)
         inputs = {
             "base": self.base_id,
             "runtime": self.runtime_input,
             "dependencies": dependencies_input,
             "dockerfile": _sha(dockerfile.component("DEPS", "RUNTIME", with_requirements,
-                                                    config.CONFIG_FILE_NAME, c.name,
-                                                    code_names)),
+                                                    config.CONFIG_FILE_NAME, code_names)),
             "code": context.digest(code),
             "config": _sha(config_json),
             "platform": platform,
@@ -200,13 +218,13 @@ class SpecBuilder:
         inputs = {
             "base": self.base_id,
             "runtime": self.runtime_input,
-            "dockerfile": _sha(dockerfile.coordinator("RUNTIME", config.CONFIG_FILE_NAME, name)),
+            "dockerfile": _sha(dockerfile.coordinator("RUNTIME", config.CONFIG_FILE_NAME)),
             "config": _sha(config_json),
             "platform": COORDINATOR_PLATFORM,
         }
         spec = ImageSpec(name, self._local_repository(name), self.registry_repo[name],
                          COORDINATOR_PLATFORM, inputs)
         entries = (Entry("Dockerfile", dockerfile.coordinator(
-            runtime.tag, config.CONFIG_FILE_NAME, name).encode()),
+            runtime.tag, config.CONFIG_FILE_NAME).encode()),
             Entry(config.CONFIG_FILE_NAME, config_json))
         return Job(spec, runtime, None, entries)
