@@ -41,6 +41,9 @@ def test_the_build_tools_are_read_from_the_base_image(docker_client: Any,
     finally:
         docker_client.images.remove(bare, force=True)
     assert len(docker_client.containers.list(all=True)) == containers  # none left behind
+    # an image the engine cannot open shows nothing: the full stage, never a failed build
+    assert engine.paths_present("lambda-complex/no-such-image:x", dockerfile.BUILD_TOOL_PATHS) \
+        == frozenset()
 
 
 def test_a_stage_takes_its_lean_context_only_on_a_base_with_the_tools(

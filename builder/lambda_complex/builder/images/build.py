@@ -98,9 +98,14 @@ class Engine:
 
     def paths_present(self, image: str, paths: tuple[str, ...]) -> frozenset[str]:
         """Which of `paths` exist in `image`'s file system, read from a container that is created
-        and removed but never started (nothing of the image runs)."""
-        container = str(self.api.create_container(image, command=["true"],
-                                                  network_disabled=True)["Id"])
+        and removed but never started (nothing of the image runs). When the engine cannot tell
+        (an image or a path it fails to open), none: this only decides whether a step may be
+        left out, which must never fail a build nor leave out a step that is needed."""
+        try:
+            container = str(self.api.create_container(image, command=["true"],
+                                                      network_disabled=True)["Id"])
+        except docker.errors.DockerException:
+            return frozenset()
         present = set()
         try:
             for path in paths:
@@ -108,6 +113,8 @@ class Engine:
                     stream, _ = self.api.get_archive(container, path)
                 except docker.errors.NotFound:
                     continue
+                except docker.errors.DockerException:
+                    return frozenset()
                 for _ in stream:  # read to the end, so that the connection is free again
                     pass
                 present.add(path)
