@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import select
 import signal
 import struct
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from lambda_complex.builder.local.run import live_table
 
 HIDE, SHOW, CLEAR = live_table.HIDE_CURSOR, live_table.SHOW_CURSOR, live_table.CLEAR_BELOW
+SGR = re.compile(r"\x1b\[[0-9;]*m")  # a colour code (what NO_COLOR must leave out)
 
 
 def open_terminal(columns: int) -> tuple[int, int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -25,9 +24,7 @@ from lambda_complex.builder.local.run import live_table, live_view
 from lambda_complex.builder.local.run.live_table import Cell, Column
 from lambda_complex.runtime import names, protocol
 from tests.stacks.conftest import fake_images
-from tests.terminal import CLEAR, HIDE, SHOW, frames, open_terminal, read_until, start_on
-
-SGR = re.compile(r"\x1b\[[0-9;]*m")
+from tests.terminal import CLEAR, HIDE, SGR, SHOW, frames, open_terminal, read_until, start_on
 
 ROWS = [live_view.LiveRow("ingest", 0, 1, 2, 3, 0, 0, None),
         live_view.LiveRow("render", 12, 3, 3, 40, 2, 1, "handler raised ValueError: no\ntitle")]

@@ -5,26 +5,24 @@ dead-lettered, last error), redrawn in place, gives the terminal back and prints
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
+from lambda_complex.builder.app import load as app_load
 from lambda_complex.builder.local.aws import emulator as emulator_mod
 from tests.images.conftest import copy_app
-from tests.terminal import CLEAR, HIDE, SHOW, frames, open_terminal, read_until, start_on
+from tests.terminal import CLEAR, HIDE, SGR, SHOW, frames, open_terminal, read_until, start_on
 
 from .conftest import missing_real_part
 
 HANDLED = {"ingest": 1, "render": 4, "publish": 5, "toc": 1, "search-index": 4}
-LIMITS = {"ingest": 2, "render": 3, "search-index": 1, "toc": 2, "publish": 4}
-SGR = re.compile(r"\x1b\[[0-9;]*m")
 TITLES = ["component", "queued", "in", "flight", "done", "failed", "dead-lettered", "last",
           "error"]
 
 
 def _rows(frame: str) -> dict[str, list[str]]:
-    return {line.split()[0]: line.split()[1:] for line in frame.splitlines()
-            if line.split() and line.split()[0] in HANDLED}
+    cells = (line.split() for line in frame.splitlines())
+    return {row[0]: row[1:] for row in cells if row and row[0] in HANDLED}
 
 
 def test_local_run_draws_one_live_table_on_a_terminal(tmp_path: Path) -> None:
@@ -33,6 +31,7 @@ def test_local_run_draws_one_live_table_on_a_terminal(tmp_path: Path) -> None:
     except emulator_mod.EmulatorNotFound as e:
         missing_real_part(str(e))
     app_file = copy_app(tmp_path / "app")
+    limits = {c.name: c.max_concurrency for c in app_load.load(app_file).components}
     site = app_file.parent / "examples" / "sitegen" / "site.json"
     master, slave = open_terminal(100)
     env = {**os.environ, "TERM": "xterm", "NO_COLOR": "1"}
@@ -58,7 +57,7 @@ def test_local_run_draws_one_live_table_on_a_terminal(tmp_path: Path) -> None:
     rows = _rows(last)
     # Every component in the last frame, each with what it handled, its limit, no failure.
     assert {name: (r[1].split("/")[1], r[2], r[3], r[4]) for name, r in rows.items()} == {
-        name: (str(LIMITS[name]), str(HANDLED[name]), "0", "0") for name in HANDLED}, last
+        name: (str(limits[name]), str(HANDLED[name]), "0", "0") for name in HANDLED}, last
     assert all(r[0] == "0" and r[1].startswith("0/") for r in rows.values()), last
     # Redrawn in place: each later frame goes back over the block before it (as tall as this).
     block = len(last.splitlines())
