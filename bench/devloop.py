@@ -13,13 +13,16 @@ Docker engine and the stand-in base (scripts/docker-up).
     modules at every start (a figure for comparison; the target is the first line's).
 (b) `lcbuild local run --mode container --send ...`: seconds from the command's start to the first
     handled message, images built, after one untimed run (on a new machine the first sets up
-    the emulator's environment, once). Target: <= 5 s.
+    the emulator's environment, once; it also writes the bytecode that (a)'s runs use, for
+    the tool and every process it starts). Target: <= 5 s.
 (c) a cold build of the example's images (`lcbuild images`) against SAM's pattern (per function:
     `COPY requirements.txt`, `RUN pip install -r requirements.txt -t ${LAMBDA_TASK_ROOT}`, `COPY`
     the code), each from a fresh child of the same base: built with lcbuild's parallelism (the
     target: ratio <= 1.0), and with SAM CLI's own (`sam build --parallel` runs its builds in a
     ThreadPoolExecutor of Python's default size, min(32, CPUs + 4): samcli/lib/utils/
-    async_utils.py). (No-op and one-line-edit ratios are bench/images.py's.)
+    async_utils.py); and the same build through the Python API in this process, as the SAM
+    pattern runs (no command start), for comparison. (No-op and one-line-edit ratios are
+    bench/images.py's.)
 Medians of --rounds runs.
 """
 
@@ -87,11 +90,24 @@ def lcbuild(*args: str, cwd: Path, env: dict[str, str | None] | None = None
     return elapsed, done.stdout
 
 
-def build_images(app_file: Path, base: str) -> float:
+def build_images(app_file: Path, base: str, env: dict[str, str | None] | None = None) -> float:
     args = ["images", "--app", str(app_file), "--base-image", base]
     if HOST_CA_BUNDLE.is_file():
         args += ["--ca-cert", str(HOST_CA_BUNDLE)]
-    return lcbuild(*args, cwd=app_file.parent)[0]
+    return lcbuild(*args, cwd=app_file.parent, env=env)[0]
+
+
+def build_in_process(app_file: Path, base: str) -> float:
+    """The same build through the Python API, in this process, as the SAM pattern runs: the
+    build itself, without the command's start (Python, imports)."""
+    options = pipeline.Options(base_image=base, ca_certs=(
+        (HOST_CA_BUNDLE,) if HOST_CA_BUNDLE.is_file() else ()))
+    started = time.monotonic()
+    result = pipeline.build_images(app_load.load(app_file), options)
+    elapsed = time.monotonic() - started
+    if not result.ok:
+        raise SystemExit(f"in-process build failed: {[i.error for i in result.images]}")
+    return elapsed
 
 
 # (a) ---------------------------------------------------------------------------------------
@@ -143,16 +159,20 @@ def local_invoke(app_file: Path, component: str, event: Any,
 
 # (b) ---------------------------------------------------------------------------------------
 
-def first_handled(app_file: Path, component: str, event: Any) -> tuple[float, str]:
+def first_handled(app_file: Path, component: str, event: Any,
+                  env: dict[str, str | None] | None = None) -> tuple[float, str]:
     """Seconds from the start of `lcbuild local run` to its first line showing a handled
     message (the plain progress lines: not a terminal), and the run's own account of its start
-    (`--timings`: when the command was ready, and its phases)."""
+    (`--timings`: when the command was ready, and its phases). `env` adds to this environment
+    (None: unset), for the command and the processes it starts."""
     command = [LCBUILD, "local", "run", "--mode", "container", "--app", str(app_file),
                "--send", f"{component}={json.dumps(event)}", "--until-idle", "--timeout", "120",
                "--timings"]
     started = time.monotonic()
+    environment = {key: value for key, value in {**os.environ, **(env or {})}.items()
+                   if value is not None}
     process = subprocess.Popen(command, cwd=app_file.parent, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True, env=environment)
     seen: float | None = None
     output: list[str] = []
     account: list[str] = []
@@ -227,8 +247,11 @@ def main() -> None:
         app_file = copy_app(Path(tmp) / "app")
         build_images(app_file, base)  # warm images for (a) and (b); not timed
 
+        # The tool runs from bytecode, as an installed one does (pip compiles it on install),
+        # whatever this shell's PYTHONDONTWRITEBYTECODE: cached under this run's folder, by the
+        # warm-ups; every process the tool starts (sceptre, the emulator) inherits it.
+        cached = bytecode_env(Path(tmp) / "pycache")
         if "a" in parts:
-            cached = bytecode_env(Path(tmp) / "pycache")
             floor_invoke(client, app_file, "toc", TOC_INPUT)  # warm-ups, not timed
             local_invoke(app_file, "toc", TOC_INPUT, cached)
             floor, ours, compiled = [], [], []
@@ -245,8 +268,8 @@ def main() -> None:
 
         if "b" in parts:
             # Untimed: a new machine's first run sets up the emulator's environment, once.
-            first_handled(app_file, "toc", TOC_INPUT)
-            runs = [first_handled(app_file, "toc", TOC_INPUT) for _ in range(args.rounds)]
+            first_handled(app_file, "toc", TOC_INPUT, cached)
+            runs = [first_handled(app_file, "toc", TOC_INPUT, cached) for _ in range(args.rounds)]
             first = [seconds for seconds, _ in runs]
             print(f"(b) local run, start to first handled message: "
                   f"{statistics.median(first):.2f} s "
@@ -254,18 +277,21 @@ def main() -> None:
             print(f"    the last run's start: {runs[-1][1]}")
 
         if "c" in parts:
-            ours_cold, sam_same, sam_own = [], [], []
+            ours_cold, in_process, sam_same, sam_own = [], [], [], []
             for _ in range(args.rounds):
-                ours_cold.append(build_images(app_file, fresh_child(client, base)))
+                ours_cold.append(build_images(app_file, fresh_child(client, base), cached))
                 sam_same.append(sam_pattern(client, app_file, fresh_child(client, base),
                                             lcbuild_jobs()))
+                in_process.append(build_in_process(app_file, fresh_child(client, base)))
                 sam_own.append(sam_pattern(client, app_file, fresh_child(client, base),
                                            sam_jobs()))
-            oc, sc, so = (statistics.median(ours_cold), statistics.median(sam_same),
-                          statistics.median(sam_own))
+            oc, ip, sc, so = (statistics.median(ours_cold), statistics.median(in_process),
+                              statistics.median(sam_same), statistics.median(sam_own))
             print(f"(c) cold build of the example: lcbuild {oc:.1f} s ({lcbuild_jobs()} at once, "
                   f"its default); SAM pattern with as many at once {sc:.1f} s; ratio "
                   f"{oc / sc:.2f} (target <= 1.0)")
+            print(f"    the same build in this process (the API, no command start, as the SAM "
+                  f"pattern runs) {ip:.1f} s; ratio {ip / sc:.2f}")
             print(f"    SAM pattern with SAM CLI's parallelism ({sam_jobs()} at once) {so:.1f} s; "
                   f"ratio {oc / so:.2f}")
         shutil.rmtree(Path(tmp) / "app" / ".lcbuild", ignore_errors=True)

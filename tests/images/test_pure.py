@@ -131,6 +131,42 @@ def test_component_dockerfile_copies_the_dependencies_then_the_code_last() -> No
     assert "/opt/lcbuild/deps/" not in without and "DEPS" not in without
 
 
+def test_a_build_that_makes_the_dependency_stage_compiles_the_code_in_a_stage_beside_it(
+        tmp_path: Path) -> None:
+    b = builder_for(copy_app(tmp_path / "app"))
+    jobs = {c.name: b.component(c) for c in b.app.components}
+    assert all(job.code_first is None for name, job in jobs.items() if name != "render")
+    render = jobs["render"]
+    assert render.deps is not None and render.code_first is not None
+    code = render.code_first.code
+    steps = [line for line in code.entries[0].data.decode().splitlines()
+             if not line.startswith("#")]
+    # grown from the base image, so it builds while the runtime base and pip do; the code's
+    # copy and compilation are the usual image's last two steps
+    usual = [line for line in dict((e.name, e.data) for e in render.entries)["Dockerfile"]
+             .decode().splitlines() if not line.startswith("#")]
+    assert steps == [f"FROM {b.base_ref}", *usual[-2:]]
+    assert {e.name for e in code.entries} == {e.name for e in render.entries}
+    # after pip, two copies; the first is the usual image's, so the next edit reuses its layer
+    image = [line for line in render.code_first.entries[0].data.decode().splitlines()
+             if not line.startswith("#")]
+    assert [e.name for e in render.code_first.entries] == ["Dockerfile"]
+    assert image[:2] == usual[:2] == [f"FROM {render.runtime.tag}",
+                                      f"COPY --from={render.deps.tag} /opt/lcbuild/deps/ "
+                                      "${LAMBDA_TASK_ROOT}/"]
+    assert image[2:] == [f"COPY --from={code.tag} ${{LAMBDA_TASK_ROOT}}/ ${{LAMBDA_TASK_ROOT}}/"]
+
+
+def test_pip_compiles_nothing_and_the_installed_files_are_compiled_in_parallel() -> None:
+    run = next(line for line in dockerfile.dependencies("BASE", (), True, has_ca=False)
+               .splitlines() if "pip install" in line)
+    pip, compile_ = run.split(" && ")
+    # the variable reaches the pip that fills a source package's build environment
+    assert pip.startswith("RUN PIP_COMPILE=0 python3 -m pip install ")
+    # pip's failure fails the step; a file that does not compile does not (as with pip)
+    assert compile_ == "(python3 -m compileall -qq -j 0 /opt/lcbuild/deps || true)"
+
+
 def test_dependency_stage_installs_build_tools_then_requirements() -> None:
     text = dockerfile.dependencies("RUNTIME", ("libxml2-devel",), True, has_ca=True)
     assert "dnf install -y gcc gcc-c++ make $pkgs" in text and "apt-get" in text

@@ -7,6 +7,7 @@ intermediate containers left behind) and never `pull` (the base image is pinned 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import threading
@@ -96,16 +97,16 @@ class Engine:
         info = self.inspect(ref)
         return None if info is None else str(info["Id"])
 
-    def paths_present(self, image: str, paths: tuple[str, ...]) -> frozenset[str]:
+    def paths_present(self, image: str, paths: tuple[str, ...]) -> frozenset[str] | None:
         """Which of `paths` exist in `image`'s file system, read from a container that is created
-        and removed but never started (nothing of the image runs). When the engine cannot tell
-        (an image or a path it fails to open), none: this only decides whether a step may be
+        and removed but never started (nothing of the image runs). None when the engine cannot
+        tell (an image or a path it fails to open): this only decides whether a step may be
         left out, which must never fail a build nor leave out a step that is needed."""
         try:
             container = str(self.api.create_container(image, command=["true"],
                                                       network_disabled=True)["Id"])
         except docker.errors.DockerException:
-            return frozenset()
+            return None
         present = set()
         try:
             for path in paths:
@@ -114,7 +115,7 @@ class Engine:
                 except docker.errors.NotFound:
                     continue
                 except docker.errors.DockerException:
-                    return frozenset()
+                    return None
                 for _ in stream:  # read to the end, so that the connection is free again
                     pass
                 present.add(path)
@@ -166,6 +167,17 @@ class Engine:
     def architecture(self, ref: str) -> str:
         info = self.inspect(ref)
         return "" if info is None else str(info.get("Architecture", ""))
+
+    def layers(self, ref: str) -> tuple[str, ...]:
+        """The digests of `ref`'s file system layers, bottom first (none if it is not here)."""
+        info = self.inspect(ref) or {}
+        return tuple(str(layer) for layer in (info.get("RootFS") or {}).get("Layers") or ())
+
+    def remove_image(self, ref: str) -> None:
+        """Untag `ref` (and delete its layers that nothing else uses). For build stages only:
+        one left behind (gone already, or the engine refused) costs disk, never a build."""
+        with contextlib.suppress(docker.errors.DockerException):
+            self.api.remove_image(ref)
 
     def tag(self, image: str, repository: str, tag: str) -> None:
         self.api.tag(image, repository, tag, force=True)

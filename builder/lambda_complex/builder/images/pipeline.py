@@ -19,7 +19,7 @@ from typing import Any
 
 from lambda_complex.builder.app.model import App
 from lambda_complex.builder.errors import UserError
-from lambda_complex.builder.images import build, context, dockerfile, manifest
+from lambda_complex.builder.images import base_files, build, context, dockerfile, manifest
 from lambda_complex.builder.images import decisions as plan
 from lambda_complex.builder.images import registry as registry_mod
 from lambda_complex.builder.images.build import BuildError, Engine
@@ -195,17 +195,26 @@ def _manifest_path(app: App, options: Options) -> Path:
 
 class _Executor:
     def __init__(self, engine: Engine, registry: registry_mod.Registry, reporter: Reporter,
-                 push: bool) -> None:
+                 push: bool, state: Path) -> None:
         self.engine = engine
         self.registry = registry
         self.reporter = reporter
         self.push = push
+        self.state = state  # the folder of the manifest (.lcbuild): what is remembered
         self.once = _Once()
         self._present: dict[str, frozenset[str]] = {}
 
     def _has_build_tools(self, image: str) -> bool:
         def read() -> None:
-            self._present[image] = self.engine.paths_present(image, dockerfile.BUILD_TOOL_PATHS)
+            paths = dockerfile.BUILD_TOOL_PATHS
+            layers = self.engine.layers(image)
+            entry = base_files.key(layers, paths) if layers else None
+            present = base_files.recall(self.state, entry) if entry else None
+            if present is None:
+                present = self.engine.paths_present(image, paths)
+                if present is not None and entry:
+                    base_files.remember(self.state, entry, present)
+            self._present[image] = present or frozenset()  # cannot tell: the full stage
 
         self.once.run("paths:" + image, read)
         return dockerfile.has_build_tools(self._present[image])
@@ -266,18 +275,30 @@ class _Executor:
     def _build(self, planned: PlannedImage, job: Job, result: ImageResult) -> None:
         name = planned.name
         deps = job.deps
-        if deps is None:
-            self.ensure_stage(job.runtime, name, "runtime base")
-        else:  # independent stages: built at the same time (the classic builder is serial)
-            with ThreadPoolExecutor(max_workers=1) as side:
-                deps_built = side.submit(self.ensure_stage, deps, name, "dependency stage")
+        # With a dependency stage still to build, the code is compiled in a stage of its own
+        # meanwhile: after pip, the image is then two copies, not three steps.
+        code_first = (job.code_first if deps is not None and self.engine.image_id(deps.tag) is None
+                      else None)
+        entries = job.entries if code_first is None else code_first.entries
+        try:
+            # Independent stages, built at the same time (the classic builder is serial).
+            with ThreadPoolExecutor(max_workers=2) as side:
+                stages = [side.submit(self.ensure_stage, deps, name, "dependency stage")
+                          ] if deps is not None else []
+                if code_first is not None:
+                    stages.append(side.submit(self.ensure_stage, code_first.code, name,
+                                              "code stage"))
                 self.ensure_stage(job.runtime, name, "runtime base")
-                deps_built.result()
-        self.reporter.status(name, "building")
-        local = f"{planned.spec.local_repository}:{planned.spec.tag}"
-        output = self.engine.build(
-            context.tar(job.entries), local, planned.spec.platform,
-            on_step=lambda k, n, text: self.reporter.step(name, k, n, text))
+                for stage in stages:
+                    stage.result()
+            self.reporter.status(name, "building")
+            local = f"{planned.spec.local_repository}:{planned.spec.tag}"
+            output = self.engine.build(
+                context.tar(entries), local, planned.spec.platform,
+                on_step=lambda k, n, text: self.reporter.step(name, k, n, text))
+        finally:
+            if code_first is not None:  # only its files were needed
+                self.engine.remove_image(code_first.code.tag)
         self._check_architecture(local, planned.spec.platform, f"image {name}")
         result.status = "built"
         result.image_id = output.image_id
@@ -333,7 +354,7 @@ def build_images(app: App, options: Options | None = None) -> Result:
                   for p in the_plan.images]
         return Result(the_plan, images, None, True, time.monotonic() - started,
                       {"plan": planned_at - started})
-    executor = _Executor(engine, registry, reporter, options.push)
+    executor = _Executor(engine, registry, reporter, options.push, manifest_path.parent)
     reporter.begin([p.name for p in the_plan.images])
     try:
         workers = options.jobs or default_jobs()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,16 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class CodeFirst:
+    """A component's other build, for when its dependency stage is not built yet: the code is
+    compiled in a stage of its own while pip runs, and the image copies both stages
+    (dockerfile.component_from_stages). The same files and tag as the usual build."""
+
+    code: Stage
+    entries: tuple[Entry, ...]  # the image's context: its Dockerfile alone
+
+
+@dataclass(frozen=True)
 class Job:
     """Everything needed to build one planned image."""
 
@@ -61,6 +72,7 @@ class Job:
     runtime: Stage
     deps: Stage | None
     entries: tuple[Entry, ...]
+    code_first: CodeFirst | None = None
 
 
 def runtime_entries() -> list[Entry]:
@@ -134,6 +146,9 @@ class SpecBuilder:
         self.runtime_input = context.digest_text(
             self.runtime_dockerfile, context.digest(self.runtime_files))
         self._runtimes: dict[str, Stage] = {}
+        # Names this run's code stages, which it removes once used: another run building the
+        # same inputs at the same time has its own.
+        self.run = uuid.uuid4().hex[:8]
 
     def runtime(self, platform: str) -> Stage:
         if platform not in self._runtimes:
@@ -205,11 +220,17 @@ class SpecBuilder:
         }
         spec = ImageSpec(c.name, self._local_repository(c.name), self.registry_repo[c.name],
                          platform, inputs, dependency_set=deps_key[:12])
-        entries = (Entry("Dockerfile", image_dockerfile.encode()), *code,
-                   Entry(config.CONFIG_FILE_NAME, config_json))
-        return Job(spec, runtime,
-                   deps if dockerfile.needs_dependency_stage(with_requirements) else None,
-                   entries)
+        files = (*code, Entry(config.CONFIG_FILE_NAME, config_json))
+        entries = (Entry("Dockerfile", image_dockerfile.encode()), *files)
+        if not dockerfile.needs_dependency_stage(with_requirements):
+            return Job(spec, runtime, None, entries)
+        code_stage = Stage(
+            tag=f"{LOCAL_PREFIX}/code:{spec.tag}-{self.run}", platform=platform,
+            entries=(Entry("Dockerfile", dockerfile.code_stage(
+                self.base_ref, config.CONFIG_FILE_NAME, code_names).encode()), *files))
+        return Job(spec, runtime, deps, entries, CodeFirst(code_stage, (Entry(
+            "Dockerfile", dockerfile.component_from_stages(
+                deps_tag, runtime.tag, code_stage.tag).encode()),)))
 
     def coordinator(self) -> Job:
         runtime = self.runtime(COORDINATOR_PLATFORM)
