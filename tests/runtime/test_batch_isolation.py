@@ -94,3 +94,31 @@ def test_failure_on_the_last_receive_is_dead_lettered_with_its_reason(
     reason = dead["MessageAttributes"]["lc_reason"]["StringValue"]
     assert "asked to fail" in reason and "receive 2 of 2" in reason
     assert rt.total(qa) == 0
+
+
+def test_a_message_not_started_on_its_last_receive_is_sent_again_not_redriven(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    """Handed back as it is, a message on its last allowed receive would be moved by the queue's
+    redrive at its next receive, never tried and with no reason: it goes back as a new message."""
+    qa, _, order = _setup(rt, tmp_path, timeout=5, batch_size=5, max_receive_count=2)
+    sqs, url = rt.sqs, rt.url(qa)
+    innocent = rt.send("a", {"n": 1})
+    [old] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=old["ReceiptHandle"],
+                                  VisibilityTimeout=0)  # its next receive is its last (2 of 2)
+    rt.send("a", {"n": 2, "sleep": 6})  # fresh, so taken first: it hangs
+    summary: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: summary.update(_run(FakeContext(3000))))
+    worker.start()
+    time.sleep(2.6)  # the watchdog has fired (at ~2 s) and handed n=1 back
+    assert [int(line) for line in order.read_text().split()] == [2]  # n=1 never started
+    [again] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                  MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                                  )["Messages"]  # the hanging n=2 is held out of sight
+    assert protocol.parse_envelope(again["Body"]).data == {"n": 1}
+    assert again["MessageId"] != innocent  # a new message: the one received was deleted
+    assert again["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert rt.drain(names.dead_letter_queue_name(APP, "a")) == []
+    worker.join(10)
+    assert summary["released"] == 1

@@ -238,3 +238,26 @@ def test_a_nudge_and_an_invocation_component_take_their_old_paths(
     assert answer == {"handled": 1, "succeeded": 1, "failed": 0, "dead_lettered": 0}
     [routed] = rt.drain(names.queue_name(APP, "b"))
     assert protocol.parse_envelope(routed["Body"]).data == event
+
+
+def test_a_record_not_started_on_its_last_receive_is_sent_again_and_reported_done(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    """Named in the answer, it would come back once more and the queue's redrive would move it
+    with no reason, never tried: it is sent again as a new message, and Lambda deletes this one."""
+    _setup(rt, tmp_path, timeout=5, max_receive_count=2)
+    rt.send("a", {"n": 1})
+    rt.send("a", {"n": 2, "sleep": 2.5})
+    first = _receive(rt, "a", 2)
+    ids = _by_n(first)
+    last = _received_again(rt, "a", next(m for m in first if m["MessageId"] == ids[1]))
+    hanging = next(m for m in first if m["MessageId"] == ids[2])
+    # The fresh record is taken first and hangs; n=1, on its second of two receives, waits.
+    response = wrapper.handler(_event(rt, "a", [last, hanging]), FakeContext(2000))
+    assert response == _failures(ids[2])  # the hanging one comes back; n=1 is done
+    [again] = rt.sqs.receive_message(QueueUrl=rt.url(names.queue_name(APP, "a")),
+                                     MaxNumberOfMessages=10)["Messages"]
+    assert protocol.parse_envelope(again["Body"]).data == {"n": 1}
+    assert again["MessageId"] not in ids.values()
+    assert _dead(rt) == {}
+    _wait_for_end(tmp_path / "order.jsonl", 2)

@@ -57,7 +57,9 @@ IAM_ACTIONS = {
 INPUT_QUEUES = "input queues"  # a component: its own; coordinator: every coordinated one's
 LEASE_QUEUES = "lease queues"  # a component: its own; coordinator and invoker: every one
 DEAD_LETTER_QUEUE = "own dead-letter queue"
-ROUTE_QUEUES = "queues it routes to"
+# Results go to the queues it routes to; a message not started on its last allowed receive goes
+# back to its own queue (`delivery.send_again`), by the same send.
+SEND_QUEUES = "queues it routes to, and its own"
 ROUTE_FUNCTIONS = "functions it routes to"
 STARTED_FUNCTIONS = "functions it starts"  # coordinator, invoker: message components, invoker
 COORDINATOR_FUNCTION = "the coordinator"
@@ -75,7 +77,7 @@ CALL_SITES = {
     ("batch", "set_visibility"): INPUT_QUEUES,
     ("batch", "change_visibility"): INPUT_QUEUES,  # backoff, hand back, hold back
     ("records", "RecordBatch"): INPUT_QUEUES,  # its own queue's URL, for visibility changes
-    ("delivery", "_send_chunk"): ROUTE_QUEUES,
+    ("delivery", "_send_chunk"): SEND_QUEUES,
     ("delivery", "_invoke"): ROUTE_FUNCTIONS,
     ("delivery", "dead_letter"): DEAD_LETTER_QUEUE,
     ("inflight", "_url"): LEASE_QUEUES,
@@ -133,7 +135,7 @@ def resources_touched(app: App, kind: str, runner: str, what: str) -> list[str]:
             CONTROL_PARAMETER: ([_arn("ssm", "parameter" + names.control_parameter_name(app.name))]
                                 if pushed else []),
             DEAD_LETTER_QUEUE: _queues(app, names.dead_letter_queue_name, [runner]),
-            ROUTE_QUEUES: _queues(app, names.queue_name, sorted(by_queue)),
+            SEND_QUEUES: _queues(app, names.queue_name, sorted(by_queue | set(mine))),
             ROUTE_FUNCTIONS: [_arn("lambda", "function:" + names.function_name(app.name, t))
                               for t in targets if t not in by_queue],
         }[what]

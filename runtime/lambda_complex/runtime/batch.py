@@ -148,15 +148,26 @@ class Batch:
                 self._settle(finished, urgent)
 
     def hand_back(self) -> None:
-        """Make every untaken message visible again at once; the batch takes nothing more."""
+        """Make every untaken message visible again at once; the batch takes nothing more. One
+        on its last allowed receive is sent again as a new message instead, then deleted
+        (`settle.to_send_again`); if the send or the delete fails it is handed back too."""
         with self._lock:
             untaken, self.untaken, self.handed_back = self.untaken, [], True
-            if untaken:
-                self.summary.released += len(untaken)
-                set_visibility(self.url, untaken, None)
-                keys = [message["MessageId"] for message in untaken]
-                for line in settle.released(self.config.component, keys):
-                    log.message(line)
+            if not untaken:
+                return
+            self.summary.released += len(untaken)
+            by_key = {message["MessageId"]: message for message in untaken}
+            spent = settle.to_send_again({k: receive_count(m) for k, m in by_key.items()},
+                                         self.config.own.max_receive_count)
+            later = [by_key[k] for k in by_key if k not in spent]
+            set_visibility(self.url, later, None)  # first: the cheap call for the most
+            sent = delivery.send_again(self.config, {k: by_key[k]["Body"] for k in spent})
+            undeleted = delete(self.url, [by_key[k] for k in spent if k in sent])
+            set_visibility(self.url, [by_key[k] for k in spent
+                                      if k not in sent or k in undeleted], None)
+            gone = sent - undeleted
+            for line in settle.released(self.config.component, list(by_key), gone):
+                log.message(line)
 
     def hold_back_running(self) -> None:
         """The running handler is about to outlive the invocation: keep its message out of

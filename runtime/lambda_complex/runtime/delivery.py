@@ -1,11 +1,11 @@
 """Delivering routed results: queue targets by SendMessageBatch, invocation targets by async Invoke;
-and dead letters to the component's dead-letter queue.
+dead letters to the component's dead-letter queue; inputs sent to their own queue again.
 
-`prepare` is pure (envelopes, size limits); `deliver`, `dead_letter` and `send_settled` (the
-sends of one `settle` step) are the I/O edge. A queue target that got results is started at once
-when it has a free slot (`push`). Results of a whole batch of
-input messages are sent together, so at batch_size 10 one SendMessageBatch carries up to ten
-results: that is what keeps the call count per message below one.
+`prepare` is pure (envelopes, size limits); `deliver`, `dead_letter`, `send_again` and
+`send_settled` (the sends of one `settle` step) are the I/O edge. A queue target that got
+results is started at once when it has a free slot (`push`). Results of a whole batch of input
+messages are sent together, so at batch_size 10 one SendMessageBatch carries up to ten results:
+that is what keeps the call count per message below one.
 """
 
 from __future__ import annotations
@@ -235,6 +235,14 @@ def dead_letter(config: RuntimeConfig, letters: Sequence[DeadLetter]) -> dict[st
         for entry in response.get("Failed", []):
             failed[by_id[entry["Id"]].key] = f"dead-letter send failed: {entry.get('Code')}"
     return failed
+
+
+def send_again(config: RuntimeConfig, inputs: Mapping[str, str]) -> set[str]:
+    """Send inputs (key -> body exactly as received) to the component's own queue again, as new
+    messages with a fresh receive count (`settle.to_send_again`); the keys sent."""
+    failed = deliver(config, [Outgoing(key, config.component, RouteKind.QUEUE, body)
+                              for key, body in inputs.items()], push_targets=False)
+    return set(inputs) - set(failed)
 
 
 def send_settled(

@@ -110,16 +110,22 @@ class RecordBatch:
 
     def release(self, records: list[SqsRecord]) -> None:
         """Records not started: they come back unhandled, visible again at once (the mapping's
-        next poll takes them) rather than after the queue's visibility timeout."""
+        next poll takes them) rather than after the queue's visibility timeout. One on its last
+        allowed receive is sent to the queue again as a new message and reported done, so
+        Lambda deletes the one received (`settle.to_send_again`)."""
         if not records:
             return
         self.summary.released += len(records)
         self.summary.stopped = "time"
-        keys = [r.message_id for r in records]
-        self.come_back.update(keys)
-        for line in settle.released(self.config.component, keys):
+        spent = settle.to_send_again({r.message_id: r.receive_count for r in records},
+                                     self.config.own.max_receive_count)
+        sent = delivery.send_again(self.config, {k: self.bodies[k] for k in spent})
+        back = [r for r in records if r.message_id not in sent]
+        self.come_back.update(r.message_id for r in back)
+        for line in settle.released(self.config.component, [r.message_id for r in records],
+                                    sent):
             log.message(line)
-        self.set_visibility(records, 0)
+        self.set_visibility(back, 0)
 
     def set_visibility(self, records: list[SqsRecord], seconds: int) -> None:
         """Change the visibility of records Lambda received: the receipt handles in the event

@@ -17,7 +17,10 @@ what the answers mean, is decided here from data alone:
   `delete_failed`: it will be redelivered, at-least-once);
 - `last_attempt_reason`: before all that, a queue message whose handler failed on its last
   allowed receive is dead-lettered at once with the failure as its reason, not left for SQS's
-  redrive, which keeps no reason.
+  redrive, which keeps no reason;
+- `to_send_again`: a message handed back unstarted on its last allowed receive is sent to its
+  queue again as a new message (and the one received deleted): handed back as it is, the redrive
+  would move it at its next receive, never tried and with no reason.
 
 Outcomes are `protocol.Outcome` values and flags of `handling.Handled`; nothing here (or in
 the edges) reads a reason's text: reasons are for people.
@@ -129,9 +132,29 @@ def settle(
     return Settlement(lines, Counts(**counts))
 
 
-def released(component: str, keys: Iterable[str]) -> list[MessageLine]:
-    """The lines of messages handed back unhandled (time ran short)."""
-    return [MessageLine(component, None, key, Outcome.RELEASED, 0.0) for key in keys]
+def receives_left(count: int, max_receive_count: int) -> bool:
+    """Whether a message received `count` times may come back without the queue's redrive
+    moving it, with no reason, to the dead-letter queue ("after the value of maxReceiveCount is
+    exceeded": https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html)."""
+    return count < max_receive_count
+
+
+def to_send_again(counts: Mapping[str, int], max_receive_count: int) -> list[str]:
+    """Of the messages handed back unstarted (key -> receive count), those to send again as new
+    messages: the ones on their last allowed receive. Only a message that was not started is
+    sent again, so a message that fails or hangs still reaches the dead-letter queue."""
+    return [key for key, count in counts.items() if not receives_left(count, max_receive_count)]
+
+
+SENT_AGAIN_REASON = "not started on its last allowed receive: sent to its queue again"
+
+
+def released(component: str, keys: Iterable[str], sent_again: Set[str] = frozenset()
+             ) -> list[MessageLine]:
+    """The lines of messages handed back unhandled (time ran short); those in `sent_again` went
+    back as new messages."""
+    return [MessageLine(component, None, key, Outcome.RELEASED, 0.0,
+                        SENT_AGAIN_REASON if key in sent_again else None) for key in keys]
 
 
 def outlived(component: str, key: str, count: int, max_receive_count: int
@@ -140,7 +163,7 @@ def outlived(component: str, key: str, count: int, max_receive_count: int
     allowed receive: the dead-letter reason and its line; None on an earlier receive (it is held
     back and comes again). Dead-lettering it here gives it a reason; left to SQS's redrive it
     would arrive in the dead-letter queue with none."""
-    if count < max_receive_count:
+    if receives_left(count, max_receive_count):
         return None
     reason = _outlived_reason(count, max_receive_count)
     return reason, MessageLine(component, None, key, Outcome.DEAD_LETTERED, 0.0, reason,
@@ -163,6 +186,6 @@ def _outlived_reason(count: int, max_receive_count: int) -> str:
 def last_attempt_reason(handled: Handled[object], count: int, max_receive_count: int) -> str | None:
     """The dead-letter reason of a queue message that failed on its last allowed receive (its
     `count`-th), else None."""
-    if handled.outcome != Outcome.FAILED or count < max_receive_count:
+    if handled.outcome != Outcome.FAILED or receives_left(count, max_receive_count):
         return None
     return f"{handled.reason} (receive {count} of {max_receive_count})"

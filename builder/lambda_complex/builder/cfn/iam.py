@@ -3,7 +3,8 @@
 One role per component, generated from what it routes to:
 - its own input queue: receive, delete, change visibility, read attributes (a native
   component's event source mapping polls with the function's execution role, and needs the same:
-  https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, execution role permissions);
+  https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, execution role permissions), and
+  send (a message handed back unstarted on its last allowed receive goes back as a new one);
 - its own lease queue (in-flight accounting): change visibility only (it hands its lease back;
   the coordinator or invoker that started it took the lease); a native component has none;
 - its own dead-letter queue: send (malformed input goes there at once; Lambda's on-failure
@@ -33,6 +34,7 @@ PolicyDocument = dict[str, Any]
 # Batch calls (DeleteMessageBatch, ...) are authorised by their single-message actions.
 INPUT_QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
+    "sqs:SendMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
