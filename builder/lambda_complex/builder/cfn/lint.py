@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lambda_complex.builder import cached_json
 from lambda_complex.builder.errors import UserError
 
 
@@ -65,25 +66,14 @@ def _stored(key: str) -> list[str] | None:
     folder = os.environ.get(CACHE_ENV)
     if not folder or not _version():
         return None
-    try:
-        found = json.loads((Path(folder) / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    found = cached_json.read(Path(folder) / f"{key}.json")
     return [str(line) for line in found] if isinstance(found, list) else None
 
 
 def _store(key: str, lines: list[str]) -> None:
     folder = os.environ.get(CACHE_ENV)
-    if not folder or not _version():
-        return
-    path = Path(folder) / f"{key}.json"
-    partial = path.with_name(f".{key}.{os.getpid()}")
-    try:  # written aside, then renamed: a reader never sees half a file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(lines), encoding="utf-8")
-        os.replace(partial, path)
-    except OSError:
-        partial.unlink(missing_ok=True)  # a cache that cannot be written only costs time
+    if folder and _version():
+        cached_json.write(Path(folder) / f"{key}.json", lines)
 
 
 def check(template: dict[str, Any] | str, region: str, what: str) -> None:

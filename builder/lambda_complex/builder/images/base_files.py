@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
+
+from lambda_complex.builder import cached_json
 
 FOLDER = "base-files"  # under the state folder (.lcbuild)
 
@@ -22,21 +23,11 @@ def key(layers: Sequence[str], paths: Sequence[str]) -> str:
 
 
 def recall(state: Path, entry: str) -> frozenset[str] | None:
-    try:
-        found = json.loads((state / FOLDER / f"{entry}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    found = cached_json.read(state / FOLDER / f"{entry}.json")
     if not isinstance(found, list) or not all(isinstance(p, str) for p in found):
         return None
     return frozenset(found)
 
 
 def remember(state: Path, entry: str, present: frozenset[str]) -> None:
-    path = state / FOLDER / f"{entry}.json"
-    partial = path.with_name(f".{entry}.{os.getpid()}")
-    try:  # written aside, then renamed: a reader never sees half a file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(sorted(present)), encoding="utf-8")
-        os.replace(partial, path)
-    except OSError:
-        partial.unlink(missing_ok=True)  # not written: the next build reads the base again
+    cached_json.write(state / FOLDER / f"{entry}.json", sorted(present))
