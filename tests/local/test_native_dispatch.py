@@ -105,13 +105,14 @@ def test_a_native_component_in_a_chain_loses_nothing_and_keeps_its_limit(
 
 
 def test_the_pollers_act_as_the_functions_execution_role(bed: testbed.Testbed) -> None:
-    """b's role may receive from and delete in its own queue, not send to it: the pollers'
-    client is refused as b would be (the deployer's would not)."""
+    """b's role may receive from its own queue, not send to a's (b does not route to a): the
+    pollers' client is refused as b would be (the deployer's would not)."""
     assert bed.event_sources is not None and bed.event_sources.sqs_for is not None
     (mapping,) = event_source_pollers.read_mappings(bed.client("lambda"))
     as_b = bed.event_sources.sqs_for(mapping)
     url = bed.queue_url(names.queue_name("native", "b"))
     assert as_b.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
     with pytest.raises(ClientError) as denied:
-        as_b.send_message(QueueUrl=url, MessageBody="{}")
+        as_b.send_message(QueueUrl=bed.queue_url(names.queue_name("native", "a")),
+                          MessageBody="{}")
     assert "AccessDenied" in str(denied.value)
