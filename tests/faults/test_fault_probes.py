@@ -41,9 +41,9 @@ coordinator: {concurrency: 1, min_interval: 1, timeout: 20}
 components:
 """
 # stage-KIND: the hanging probe's. The hanging message is dead-lettered on its third receive
-# (by the wrapper, with a reason); an innocent batch-mate taken down with it on each would be
-# redriven there too. (Not 2: on a starved CPU an invocation may time out, which costs its
-# whole batch a receive, and 2 leave no room for that.)
+# (by the wrapper, with a reason); a batch-mate handed back unstarted on its last receive is
+# sent again as a new message. (Not 2: on a starved CPU an invocation may time out, which costs
+# its whole batch a receive with no hand-back, and 2 leave no room for that.)
 # spare-KIND: the SIGKILL probe's (as relay-KIND once the rename probe ran) and the rename
 # probe's; one message per batch, so that no slow message is ever handed back unstarted (each
 # time would cost it a receive). One component of each role per kind (plus the sink): the
