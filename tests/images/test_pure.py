@@ -131,30 +131,64 @@ def test_component_dockerfile_copies_the_dependencies_then_the_code_last() -> No
     assert "/opt/lcbuild/deps/" not in without and "DEPS" not in without
 
 
-def test_a_build_that_makes_the_dependency_stage_compiles_the_code_in_a_stage_beside_it(
+def _steps(entries: tuple[context.Entry, ...]) -> list[str]:
+    text = dict((e.name, e.data) for e in entries)["Dockerfile"].decode()
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
+def test_a_run_compiles_the_code_of_every_component_it_builds_in_one_stage(
         tmp_path: Path) -> None:
     b = builder_for(copy_app(tmp_path / "app"))
     jobs = {c.name: b.component(c) for c in b.app.components}
-    assert all(job.code_first is None for name, job in jobs.items() if name != "render")
-    render = jobs["render"]
-    assert render.deps is not None and render.code_first is not None
-    code = render.code_first.code
-    steps = [line for line in code.entries[0].data.decode().splitlines()
-             if not line.startswith("#")]
-    # grown from the base image, so it builds while the runtime base and pip do; the code's
-    # copy and compilation are the usual image's last two steps
-    usual = [line for line in dict((e.name, e.data) for e in render.entries)["Dockerfile"]
-             .decode().splitlines() if not line.startswith("#")]
-    assert steps == [f"FROM {b.base_ref}", *usual[-2:]]
-    assert {e.name for e in code.entries} == {e.name for e in render.entries}
-    # after pip, two copies; the first is the usual image's, so the next edit reuses its layer
-    image = [line for line in render.code_first.entries[0].data.decode().splitlines()
-             if not line.startswith("#")]
-    assert [e.name for e in render.code_first.entries] == ["Dockerfile"]
+    jobs["coordinator"] = b.coordinator()
+    everything = list(jobs.values())
+    groups = pipeline.code_stage_groups(everything, missing_deps=())
+    # every component with code, on one platform: one stage; the coordinator has no own code
+    assert [sorted(j.spec.name for j in g) for g in groups] == [
+        sorted(c.name for c in b.app.components)]
+    staged = {job.spec.name: job for job in b.with_code_stage(groups[0])}
+    stage = staged["render"].code_stage
+    assert stage is not None and all(j.code_stage == stage for j in staged.values())
+    steps = _steps(stage.entries)
+    # grown from the base image, so it builds while the runtime base and pip do: one copy, one
+    # compiling step for all, each file compiled as if it were where the usual build compiles it
+    assert steps[:2] == [f"FROM {b.base_ref}", "COPY code/ /opt/lcbuild/code/"]
+    assert len(steps) == 3
+    assert ("python3 -m compileall -q -s /opt/lcbuild/code/render -p ${LAMBDA_TASK_ROOT} "
+            "/opt/lcbuild/code/render/render.py") in steps[2]
+    # each member's files are the ones its usual build copies into TASK_ROOT
+    render = staged["render"]
+    usual_files = {e.name.removeprefix("task/"): e.data for e in render.entries
+                   if e.name != "Dockerfile"}
+    assert {e.name.removeprefix("code/render/"): e.data for e in stage.entries
+            if e.name.startswith("code/render/")} == usual_files
+    # the image: its dependencies' copy (the usual image's, so the next edit reuses that
+    # layer), then its compiled folder; a code-only image is two steps
+    usual = _steps(render.entries)
+    image = _steps(render.from_code_stage())
+    assert [e.name for e in render.from_code_stage()] == ["Dockerfile"]
+    assert render.deps is not None
     assert image[:2] == usual[:2] == [f"FROM {render.runtime.tag}",
                                       f"COPY --from={render.deps.tag} /opt/lcbuild/deps/ "
                                       "${LAMBDA_TASK_ROOT}/"]
-    assert image[2:] == [f"COPY --from={code.tag} ${{LAMBDA_TASK_ROOT}}/ ${{LAMBDA_TASK_ROOT}}/"]
+    assert image[2:] == [
+        f"COPY --from={stage.tag} /opt/lcbuild/code/render/ ${{LAMBDA_TASK_ROOT}}/"]
+    assert _steps(staged["toc"].from_code_stage()) == [
+        f"FROM {staged['toc'].runtime.tag}",
+        f"COPY --from={stage.tag} /opt/lcbuild/code/toc/ ${{LAMBDA_TASK_ROOT}}/"]
+
+
+def test_a_lone_component_uses_a_code_stage_only_while_its_dependency_stage_builds(
+        tmp_path: Path) -> None:
+    b = builder_for(copy_app(tmp_path / "app"))
+    jobs = {c.name: b.component(c) for c in b.app.components}
+    render, toc = jobs["render"], jobs["toc"]
+    assert render.deps is not None and toc.deps is None
+    # its code compiles while pip runs: after pip, two copies instead of three steps
+    assert pipeline.code_stage_groups([render], {render.deps.tag}) == [[render]]
+    # otherwise the usual two steps, to which a stage would add one
+    assert pipeline.code_stage_groups([render], ()) == []
+    assert pipeline.code_stage_groups([toc], {render.deps.tag}) == []
 
 
 def test_pip_compiles_nothing_and_the_installed_files_are_compiled_in_parallel() -> None:

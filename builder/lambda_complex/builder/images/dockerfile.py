@@ -8,8 +8,8 @@ steps that change with the same inputs are one step, a step that would do nothin
 (the build tools on a base that has them), and what every component image sets alike (the
 wrapper as its command) is set once, in the runtime base. The critical path of a cold build is
 the dependency stage (2-4 steps, grown from the base image while the runtime base builds), then
-the component: two copies, as its code was compiled in a stage of its own meanwhile
-(`code_stage`, `component_from_stages`).
+the component: two copies, as the code of every component built in the run was compiled in one
+stage meanwhile (`code_stage`, `component_from_stages`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ CA_DIR = f"{STAGE_ROOT}/ca"
 CA_BUNDLE = f"{STAGE_ROOT}/ca-bundle.pem"
 REQUIREMENTS_DIR = f"{STAGE_ROOT}/requirements"
 DEPS_DIR = f"{STAGE_ROOT}/deps"
+CODE_DIR = f"{STAGE_ROOT}/code"  # in a code stage: a folder per component
 BASE_IMAGE_ENV = "LCBUILD_BASE_IMAGE"  # overrides Dockerfile.base's pinned BASE_IMAGE
 TASK_DIR = "task"  # in a component's build context: its code (copied with the config)
 STAGE_DIR = "stage"  # in a lean dependency stage's context: requirements/ and ca/, one COPY
+CODE_CONTEXT_DIR = "code"  # in a code stage's context: a folder per component
 
 # System CA bundles of the bases we know (Amazon Linux, Debian): extra CAs are appended to it so
 # that public hosts stay trusted when a corporate proxy CA is added.
@@ -166,9 +168,9 @@ def needs_dependency_stage(has_requirements: bool) -> bool:
     return has_requirements
 
 
-def _compiled(code_names: tuple[str, ...]) -> str:
-    """compileall's arguments: the code's top-level files and folders under TASK_ROOT."""
-    return " ".join(f"{TASK_ROOT}/{shlex.quote(n)}" for n in code_names) or TASK_ROOT
+def _compiled(code_names: tuple[str, ...], root: str = TASK_ROOT) -> str:
+    """compileall's arguments: the code's top-level files and folders under `root`."""
+    return " ".join(f"{root}/{shlex.quote(n)}" for n in code_names) or root
 
 
 def component(deps_image: str, runtime_image: str, has_requirements: bool,
@@ -194,31 +196,37 @@ def component(deps_image: str, runtime_image: str, has_requirements: bool,
     return "\n".join(lines) + "\n"
 
 
-def code_stage(base_image: str, config_file: str, code_names: tuple[str, ...]) -> str:
-    """A component's code and config, byte-compiled where the image keeps them, in a stage of
-    their own grown from the base image (never pushed; only TASK_ROOT is copied, which the
-    Lambda base leaves empty). A build that
-    must also build the component's dependency stage makes it while pip runs
-    (`component_from_stages`); the same files as `component`'s last two steps."""
+def code_stage(base_image: str, members: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """Components' code and config, byte-compiled as their images keep them, in a stage of their
+    own grown from the base image (never pushed; only each CODE_DIR/<name>/ is copied).
+    `members`: (component, its code's top-level names). One copy and one compiling step for all
+    of a run's components instead of two steps in each image, built after the runtime base while
+    pip runs; each image then copies its folder (`component_from_stages`). compileall's
+    `-s`/`-p` compile each file as if it were in TASK_ROOT, where the usual build compiles it:
+    the same bytecode. A syntax error fails the stage; lcbuild then builds each image the usual
+    way, which fails only the component whose code it is."""
+    commands = " && ".join(
+        f"python3 -m compileall -q -s {CODE_DIR}/{name} -p {TASK_ROOT} "
+        f"{_compiled(names, f'{CODE_DIR}/{name}')}" for name, names in members)
     return "\n".join([
-        "# Rendered by lcbuild: a component's compiled code (never pushed; only its files are "
+        "# Rendered by lcbuild: components' compiled code (never pushed; only its files are "
         "copied).",
         f"FROM {base_image}",
-        f"COPY {TASK_DIR}/ {config_file} {TASK_ROOT}/",
-        f"RUN python3 -m compileall -q {_compiled(code_names)}",
+        f"COPY {CODE_CONTEXT_DIR}/ {CODE_DIR}/",
+        f"RUN {commands}",
     ]) + "\n"
 
 
-def component_from_stages(deps_image: str, runtime_image: str, code_image: str) -> str:
-    """A component image from its two stages, for a build that makes the dependency stage
-    too: after pip, two copies instead of a copy, the code's copy and its compilation. The
-    same files as `component`, whose first step (the dependencies) is this one's, so the next
-    edit reuses it."""
+def component_from_stages(deps_image: str | None, runtime_image: str, code_image: str,
+                          name: str) -> str:
+    """A component image whose code was compiled in a code stage: after its dependencies' copy
+    (the usual build's first step, so the next edit reuses that layer), one copy instead of the
+    code's copy and its compilation. The same files as `component`."""
     return "\n".join([
-        "# Rendered by lcbuild: a component image, from its dependency and code stages.",
+        "# Rendered by lcbuild: a component image, from its compiled code's stage.",
         f"FROM {runtime_image}",
-        f"COPY --from={deps_image} {DEPS_DIR}/ {TASK_ROOT}/",
-        f"COPY --from={code_image} {TASK_ROOT}/ {TASK_ROOT}/",
+        *([f"COPY --from={deps_image} {DEPS_DIR}/ {TASK_ROOT}/"] if deps_image else []),
+        f"COPY --from={code_image} {CODE_DIR}/{name}/ {TASK_ROOT}/",
     ]) + "\n"
 
 

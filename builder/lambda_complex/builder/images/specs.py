@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import lambda_complex.runtime
@@ -55,24 +55,40 @@ class Stage:
 
 
 @dataclass(frozen=True)
-class CodeFirst:
-    """A component's other build, for when its dependency stage is not built yet: the code is
-    compiled in a stage of its own while pip runs, and the image copies both stages
-    (dockerfile.component_from_stages). The same files and tag as the usual build."""
-
-    code: Stage
-    entries: tuple[Entry, ...]  # the image's context: its Dockerfile alone
-
-
-@dataclass(frozen=True)
 class Job:
     """Everything needed to build one planned image."""
 
     spec: ImageSpec
     runtime: Stage
     deps: Stage | None
-    entries: tuple[Entry, ...]
-    code_first: CodeFirst | None = None
+    entries: tuple[Entry, ...]  # the usual build's context: its code is compiled in the image
+    # A component's code and config as TASK_ROOT holds them, and the code's top-level names
+    # (what is compiled): what a code stage needs (`code_stage`).
+    task_files: tuple[Entry, ...] = ()
+    code_names: tuple[str, ...] = ()
+    # Where this run compiles its code instead, when it does (`SpecBuilder.with_code_stage`).
+    code_stage: Stage | None = None
+
+    def from_code_stage(self) -> tuple[Entry, ...]:
+        """The build context of the image from its code stage: its Dockerfile alone."""
+        assert self.code_stage is not None
+        return (Entry("Dockerfile", dockerfile.component_from_stages(
+            self.deps.tag if self.deps else None, self.runtime.tag, self.code_stage.tag,
+            self.spec.name).encode()),)
+
+
+def code_stage(base_ref: str, jobs: Sequence[Job], run: str) -> Stage:
+    """One code stage for the components of `jobs` (one platform): each one's files under
+    CODE_CONTEXT_DIR/<name>/. Named after its members' tags and `run`, the run that removes it
+    once used: another run building the same images at the same time has its own."""
+    members = tuple((job.spec.name, job.code_names) for job in jobs)
+    key = context.digest_text(base_ref, *(job.spec.tag for job in jobs))
+    files = tuple(Entry(f"{dockerfile.CODE_CONTEXT_DIR}/{job.spec.name}/{e.name}", e.data,
+                        e.executable) for job in jobs for e in job.task_files)
+    return Stage(tag=f"{LOCAL_PREFIX}/code:{key[:_HASH_LEN]}-{run}",
+                 platform=jobs[0].spec.platform,
+                 entries=(Entry("Dockerfile", dockerfile.code_stage(base_ref, members).encode()),
+                          *files))
 
 
 def runtime_entries() -> list[Entry]:
@@ -220,17 +236,17 @@ class SpecBuilder:
         }
         spec = ImageSpec(c.name, self._local_repository(c.name), self.registry_repo[c.name],
                          platform, inputs, dependency_set=deps_key[:12])
-        files = (*code, Entry(config.CONFIG_FILE_NAME, config_json))
-        entries = (Entry("Dockerfile", image_dockerfile.encode()), *files)
-        if not dockerfile.needs_dependency_stage(with_requirements):
-            return Job(spec, runtime, None, entries)
-        code_stage = Stage(
-            tag=f"{LOCAL_PREFIX}/code:{spec.tag}-{self.run}", platform=platform,
-            entries=(Entry("Dockerfile", dockerfile.code_stage(
-                self.base_ref, config.CONFIG_FILE_NAME, code_names).encode()), *files))
-        return Job(spec, runtime, deps, entries, CodeFirst(code_stage, (Entry(
-            "Dockerfile", dockerfile.component_from_stages(
-                deps_tag, runtime.tag, code_stage.tag).encode()),)))
+        config_entry = Entry(config.CONFIG_FILE_NAME, config_json)
+        entries = (Entry("Dockerfile", image_dockerfile.encode()), *code, config_entry)
+        task_files = (*(Entry(e.name.removeprefix(task), e.data, e.executable) for e in code),
+                      config_entry)
+        return Job(spec, runtime, deps if dockerfile.needs_dependency_stage(with_requirements)
+                   else None, entries, task_files, code_names)
+
+    def with_code_stage(self, jobs: Sequence[Job]) -> list[Job]:
+        """`jobs` (components of one platform) with their code compiled in one code stage."""
+        stage = code_stage(self.base_ref, jobs, self.run)
+        return [replace(job, code_stage=stage) for job in jobs]
 
     def coordinator(self) -> Job:
         runtime = self.runtime(COORDINATOR_PLATFORM)
