@@ -172,8 +172,8 @@ def plan_images(app: App, options: Options, engine: Engine) -> tuple[Plan, dict[
     specs = [job.spec for job in jobs.values()]
     the_plan = plan.make_plan(specs, facts, previous, options.push)
     building = [jobs[p.name] for p in the_plan.images if p.action is Action.BUILD]
-    missing = {job.deps.tag for job in building
-               if job.deps is not None and engine.image_id(job.deps.tag) is None}
+    deps_tags = {job.deps.tag for job in building if job.deps is not None}
+    missing = {tag for tag in deps_tags if engine.image_id(tag) is None}
     for group in code_stage_groups(building, missing):
         jobs.update((job.spec.name, job) for job in builder.with_code_stage(group))
     return the_plan, jobs, registry
@@ -182,8 +182,8 @@ def plan_images(app: App, options: Options, engine: Engine) -> tuple[Plan, dict[
 def code_stage_groups(building: Sequence[Job], missing_deps: Collection[str]) -> list[list[Job]]:
     """The components of a run that compile their code in a code stage, a list per stage
     (pure). Per platform: all of those built, when there are two or more (one copy and one
-    compiling step in all, instead of both in each image; the stage builds while the runtime
-    base and pip do), else the one whose dependency stage is still to be built (`missing_deps`:
+    compiling step in all, instead of both in each image; the stage builds after the runtime
+    base, while pip runs), else the one whose dependency stage is still to be built (`missing_deps`:
     its code compiles while pip runs, and after pip its image is two copies). A lone component
     otherwise builds the usual way, in two steps, to which a code stage would add one."""
     by_platform: dict[str, list[Job]] = {}

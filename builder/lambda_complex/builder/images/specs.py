@@ -62,12 +62,15 @@ class Job:
     runtime: Stage
     deps: Stage | None
     entries: tuple[Entry, ...]  # the usual build's context: its code is compiled in the image
-    # A component's code and config as TASK_ROOT holds them, and the code's top-level names
-    # (what is compiled): what a code stage needs (`code_stage`).
-    task_files: tuple[Entry, ...] = ()
-    code_names: tuple[str, ...] = ()
+    code_names: tuple[str, ...] = ()  # the code's top-level files and folders (what is compiled)
     # Where this run compiles its code instead, when it does (`SpecBuilder.with_code_stage`).
     code_stage: Stage | None = None
+
+    def task_files(self) -> tuple[Entry, ...]:
+        """Its code and config as TASK_ROOT holds them: the usual context but the Dockerfile."""
+        task = f"{dockerfile.TASK_DIR}/"
+        return tuple(Entry(e.name.removeprefix(task), e.data, e.executable)
+                     for e in self.entries if e.name != "Dockerfile")
 
     def from_code_stage(self) -> tuple[Entry, ...]:
         """The build context of the image from its code stage: its Dockerfile alone."""
@@ -84,7 +87,7 @@ def code_stage(base_ref: str, jobs: Sequence[Job], run: str) -> Stage:
     members = tuple((job.spec.name, job.code_names) for job in jobs)
     key = context.digest_text(base_ref, *(job.spec.tag for job in jobs))
     files = tuple(Entry(f"{dockerfile.CODE_CONTEXT_DIR}/{job.spec.name}/{e.name}", e.data,
-                        e.executable) for job in jobs for e in job.task_files)
+                        e.executable) for job in jobs for e in job.task_files())
     return Stage(tag=f"{LOCAL_PREFIX}/code:{key[:_HASH_LEN]}-{run}",
                  platform=jobs[0].spec.platform,
                  entries=(Entry("Dockerfile", dockerfile.code_stage(base_ref, members).encode()),
@@ -236,12 +239,10 @@ class SpecBuilder:
         }
         spec = ImageSpec(c.name, self._local_repository(c.name), self.registry_repo[c.name],
                          platform, inputs, dependency_set=deps_key[:12])
-        config_entry = Entry(config.CONFIG_FILE_NAME, config_json)
-        entries = (Entry("Dockerfile", image_dockerfile.encode()), *code, config_entry)
-        task_files = (*(Entry(e.name.removeprefix(task), e.data, e.executable) for e in code),
-                      config_entry)
+        entries = (Entry("Dockerfile", image_dockerfile.encode()), *code,
+                   Entry(config.CONFIG_FILE_NAME, config_json))
         return Job(spec, runtime, deps if dockerfile.needs_dependency_stage(with_requirements)
-                   else None, entries, task_files, code_names)
+                   else None, entries, code_names)
 
     def with_code_stage(self, jobs: Sequence[Job]) -> list[Job]:
         """`jobs` (components of one platform) with their code compiled in one code stage."""
